@@ -1,0 +1,116 @@
+"""Deployable zips: the `build_artifact.py` script run as a Pants process with the runtime's Python."""
+
+from __future__ import annotations
+
+import json
+import pkgutil
+from dataclasses import dataclass
+
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
+from pants.backend.python.util_rules.pex_environment import PythonExecutable
+from pants.engine.fs import (
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestEntries,
+    DigestSubset,
+    FileContent,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+)
+from pants.engine.process import Process, ProcessResult
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+
+_SCRIPT = "__build_artifact.py"
+
+
+@dataclass(frozen=True)
+class ZipArtifactRequest:
+    tree: Digest
+    src: str
+    prefix: str
+    mount: str
+    prune: tuple[str, ...]
+    bytecode: str
+    output_path: str
+    interpreter_constraint: str
+    description: str
+
+
+@dataclass(frozen=True)
+class ZipArtifact:
+    digest: Digest
+    path: str
+    sha256: str
+    unzipped_bytes: int
+    zipped_bytes: int
+    contributors: tuple[tuple[str, int], ...]
+    distributions: FrozenDict[str, str]
+
+
+def mib(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MiB"
+
+
+def format_contributors(contributors: tuple[tuple[str, int], ...], limit: int = 10) -> str:
+    return "\n".join(f"  {size / (1024 * 1024):8.1f} MiB  {name}" for name, size in contributors[:limit])
+
+
+@rule(desc="Build a deterministic deployable zip", level=LogLevel.DEBUG)
+async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
+    python = await Get(
+        PythonExecutable, InterpreterConstraints([request.interpreter_constraint])
+    )
+    script = await Get(
+        Digest,
+        CreateDigest(
+            [FileContent(_SCRIPT, pkgutil.get_data("serverless_gis.scripts", "build_artifact.py"))]
+        ),
+    )
+    input_digest = await Get(Digest, MergeDigests([request.tree, script]))
+    report = "__report.json"
+    result = await Get(
+        ProcessResult,
+        Process(
+            argv=(
+                python.path,
+                _SCRIPT,
+                f"--src={request.src}",
+                f"--prefix={request.prefix}",
+                f"--mount={request.mount}",
+                f"--bytecode={request.bytecode}",
+                f"--out={request.output_path}",
+                f"--report={report}",
+                *(f"--prune={p}" for p in request.prune),
+            ),
+            input_digest=input_digest,
+            output_files=(request.output_path, report),
+            description=request.description,
+            level=LogLevel.DEBUG,
+        ),
+    )
+    report_contents = await Get(
+        DigestContents, DigestSubset(result.output_digest, PathGlobs([report]))
+    )
+    data = json.loads(report_contents[0].content)
+    zip_digest = await Get(
+        Digest, DigestSubset(result.output_digest, PathGlobs([request.output_path]))
+    )
+    entries = await Get(DigestEntries, Digest, zip_digest)
+    entry = next(e for e in entries if isinstance(e, FileEntry))
+    return ZipArtifact(
+        digest=zip_digest,
+        path=request.output_path,
+        sha256=entry.file_digest.fingerprint,
+        unzipped_bytes=data["unzipped_bytes"],
+        zipped_bytes=data["zipped_bytes"],
+        contributors=tuple((name, size) for name, size in data["contributors"]),
+        distributions=FrozenDict(data["distributions"]),
+    )
+
+
+def rules():
+    return collect_rules()

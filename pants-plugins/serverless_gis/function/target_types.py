@@ -1,0 +1,73 @@
+"""The `serverless_function` target: handler code, its runtime and the layers it runs on."""
+
+from __future__ import annotations
+
+from pants.backend.python.util_rules.faas import PythonFaaSHandlerField
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    Dependencies,
+    DictStringToStringField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import help_text
+
+
+class FunctionHandlerField(PythonFaaSHandlerField):
+    help = help_text(
+        """
+        The handler as `file.py:function` (relative to this BUILD file) or `module:function`.
+        Its module's `python_source` in the runtime's resolve becomes a dependency.
+        """
+    )
+
+
+class FunctionRuntimeField(StringField):
+    alias = "runtime"
+    required = True
+    help = help_text(
+        """
+        Address of the `serverless_runtime` to build for; `parametrize(...)` it to build the
+        function for several runtimes.
+        """
+    )
+
+
+class FunctionLayersField(StringSequenceField):
+    alias = "layers"
+    default = ()
+    help = help_text(
+        """
+        Addresses of `serverless_layer` targets the function runs on, in mount order. For a
+        layer parametrized by runtime, give its base address: the variant for this function's
+        runtime is used. Distributions a layer provides are left out of the function's zip.
+        """
+    )
+
+
+class FunctionEnvironmentField(DictStringToStringField):
+    alias = "environment"
+    help = "Environment variables for the deployed function, recorded in its manifest."
+
+
+class FunctionDependenciesField(Dependencies):
+    supports_transitive_excludes = True
+
+
+class ServerlessFunctionTarget(Target):
+    alias = "serverless_function"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        FunctionHandlerField,
+        FunctionRuntimeField,
+        FunctionLayersField,
+        FunctionEnvironmentField,
+        FunctionDependenciesField,
+    )
+    help = help_text(
+        """
+        A serverless function. `package` writes its deployable zip (without what its layers
+        provide), a PEX, and a JSON manifest, and checks it against the runtime's limits.
+        """
+    )

@@ -1,0 +1,114 @@
+"""The `serverless_layer` target: Python distributions (and later natives) shared by functions."""
+
+from __future__ import annotations
+
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    DictStringToStringField,
+    IntField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import help_text
+
+# Never needed at run time; `tests/` and `test/` directories go too.
+DEFAULT_LAYER_PRUNE = (
+    "/bin/",
+    "tests/",
+    "test/",
+    "testing/_private/",
+    "__pycache__/",
+    "*.pyc",
+    "*.pyi",
+    "py.typed",
+    "*.pxd",
+    "*.pyx",
+    "*.c",
+    "*.cpp",
+    "*.h",
+    "*.hpp",
+    "*.md",
+    "*.rst",
+    "*.dist-info/RECORD",
+    "*.dist-info/INSTALLER",
+    "*.dist-info/REQUESTED",
+    "*.dist-info/direct_url.json",
+)
+
+
+class LayerRuntimeField(StringField):
+    alias = "runtime"
+    required = True
+    help = help_text(
+        """
+        Address of the `serverless_runtime` this layer is built for. Use
+        `parametrize(x86_64="//runtimes:aws-py313-x86_64", arm64="//runtimes:aws-py313-arm64")`
+        to build one layer per runtime; functions pick the variant for their own runtime.
+        """
+    )
+
+
+class LayerRequirementsField(StringSequenceField):
+    alias = "requirements"
+    default = ()
+    help = help_text(
+        """
+        Python requirements the layer provides, e.g. `["numpy", "pyproj"]`. Versions come from
+        the runtime's lockfile; a specifier here must agree with it.
+        """
+    )
+
+
+class LayerSizeBudgetMbField(IntField):
+    alias = "size_budget_mb"
+    help = "Largest unzipped size, in MiB, this layer may have. Default: the runtime's limit."
+
+
+class LayerPruneField(StringSequenceField):
+    alias = "prune"
+    default = DEFAULT_LAYER_PRUNE
+    help = help_text(
+        """
+        Patterns of files left out of the layer: `name/` drops every directory of that name,
+        `/name/` only the top-level one (console scripts in `/bin/` would carry a build
+        machine's shebang); other patterns match a file name or its whole path (fnmatch).
+        """
+    )
+
+
+class LayerBytecodeField(StringField):
+    alias = "bytecode"
+    default = "sourceless"
+    valid_choices = ("sourceless", "alongside", "none")
+    help = help_text(
+        """
+        `sourceless`: ship precompiled `.pyc` in place of `.py` (smallest, still fast: Lambda's
+        `/opt` is read-only, so bytecode cannot be written at run time). `alongside`: keep
+        `.py` with `__pycache__`. `none`: sources only (slower cold starts).
+        """
+    )
+
+
+class LayerEnvironmentField(DictStringToStringField):
+    alias = "environment"
+    help = "Environment variables functions using this layer need; recorded in their manifests."
+
+
+class ServerlessLayerTarget(Target):
+    alias = "serverless_layer"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        LayerRuntimeField,
+        LayerRequirementsField,
+        LayerSizeBudgetMbField,
+        LayerPruneField,
+        LayerBytecodeField,
+        LayerEnvironmentField,
+    )
+    help = help_text(
+        """
+        A layer zip for one runtime (`python/` on sys.path under `/opt`), pruned, precompiled
+        and byte-for-byte reproducible, so its sha256 identifies it.
+        """
+    )

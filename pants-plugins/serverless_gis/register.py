@@ -1,0 +1,24 @@
+"""Serverless GIS ruleset: runtimes, per-platform lockfiles, layers and functions."""
+
+from serverless_gis import artifact
+from serverless_gis.function import rules as function_rules
+from serverless_gis.function.target_types import ServerlessFunctionTarget
+from serverless_gis.layer import rules as layer_rules
+from serverless_gis.layer.target_types import ServerlessLayerTarget
+from serverless_gis.runtime import lockfiles as runtime_lockfiles
+from serverless_gis.runtime import rules as runtime_rules
+from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
+
+
+def rules():
+    return [
+        *artifact.rules(),
+        *runtime_rules.rules(),
+        *runtime_lockfiles.rules(),
+        *layer_rules.rules(),
+        *function_rules.rules(),
+    ]
+
+
+def target_types():
+    return [ServerlessRuntimeTarget, ServerlessLayerTarget, ServerlessFunctionTarget]

@@ -1,0 +1,132 @@
+"""The `serverless_runtime` target: one deploy platform (provider, Python, CPU arch, limits)."""
+
+from __future__ import annotations
+
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    IntField,
+    SingleSourceField,
+    StringField,
+    Target,
+)
+from pants.util.strutil import help_text
+
+MIB = 1024 * 1024
+
+
+class RuntimeProviderField(StringField):
+    alias = "provider"
+    default = "aws"
+    valid_choices = ("aws", "gcp", "azure")
+    help = "The cloud provider whose function platform this runtime describes."
+
+
+class RuntimePythonVersionField(StringField):
+    alias = "python_version"
+    required = True
+    help = help_text(
+        """
+        The runtime's Python, as `3.13` or `3.13.5`. A bare `major.minor` is taken as `.0`
+        for the `python_full_version` marker.
+        """
+    )
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        major, minor = self.value.split(".")[:2]
+        return int(major), int(minor)
+
+    @property
+    def full_version(self) -> str:
+        parts = self.value.split(".")
+        return self.value if len(parts) == 3 else f"{self.value}.0"
+
+
+class RuntimeArchField(StringField):
+    alias = "arch"
+    required = True
+    valid_choices = ("x86_64", "arm64")
+    help = "CPU architecture of the runtime."
+
+    @property
+    def machine(self) -> str:
+        """The `platform_machine` value and wheel tag suffix for this arch."""
+        return "aarch64" if self.value == "arm64" else "x86_64"
+
+
+class RuntimeGlibcField(StringField):
+    alias = "glibc"
+    required = True
+    help = help_text(
+        """
+        The newest glibc the runtime's OS provides, e.g. `2.34` for Amazon Linux 2023. Wheels
+        and native libraries must not need a newer one.
+        """
+    )
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        major, minor = self.value.split(".")
+        return int(major), int(minor)
+
+
+class RuntimeMaxUnzippedMbField(IntField):
+    alias = "max_unzipped_mb"
+    default = 250
+    help = "Limit, in MiB, for the unzipped function plus all its layers (AWS Lambda: 250)."
+
+
+class RuntimeMaxLayersField(IntField):
+    alias = "max_layers"
+    default = 5
+    help = "How many layers one function may use (AWS Lambda: 5)."
+
+
+class RuntimeMaxDirectUploadMbField(IntField):
+    alias = "max_direct_upload_mb"
+    default = 50
+    help = "Largest zip, in MiB, that can be uploaded directly instead of through S3 (AWS: 50)."
+
+
+class RuntimeResolveField(StringField):
+    alias = "resolve"
+    required = True
+    help = help_text(
+        """
+        The `[python].resolves` entry holding this runtime's lockfile. `./pants
+        generate-lockfiles` locks it for exactly this runtime's platform.
+        """
+    )
+
+
+class RuntimeCompletePlatformField(SingleSourceField):
+    alias = "complete_platform"
+    expected_file_extensions = (".json",)
+    help = help_text(
+        """
+        The runtime's complete-platform JSON file (interpreter markers and wheel tags). Write or
+        refresh it with `./pants complete-platforms ::`; it is derived from this target's fields.
+        """
+    )
+
+
+class ServerlessRuntimeTarget(Target):
+    alias = "serverless_runtime"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        RuntimeProviderField,
+        RuntimePythonVersionField,
+        RuntimeArchField,
+        RuntimeGlibcField,
+        RuntimeMaxUnzippedMbField,
+        RuntimeMaxLayersField,
+        RuntimeMaxDirectUploadMbField,
+        RuntimeResolveField,
+        RuntimeCompletePlatformField,
+    )
+    help = help_text(
+        """
+        A serverless deploy platform: provider, Python version, CPU arch, glibc ceiling and size
+        limits. Layers and functions name the runtime they are built for.
+        """
+    )

@@ -1,0 +1,142 @@
+"""Turn an installed tree into a deployable zip: prune, precompile bytecode, zip deterministically.
+
+Runs inside a Pants process with the runtime's Python (bytecode must match its version).
+Writes the zip and a JSON report (sizes, largest contributors, distributions found).
+"""
+
+import argparse
+import fnmatch
+import importlib.util
+import json
+import marshal
+import os
+import sys
+import zipfile
+from collections import defaultdict
+
+EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def pruned(rel_path, patterns):
+    parts = rel_path.split("/")
+    for pattern in patterns:
+        if pattern.startswith("/"):
+            # Anchored at the tree's root.
+            if fnmatch.fnmatchcase(rel_path, pattern[1:] + ("*" if pattern.endswith("/") else "")):
+                return True
+        elif pattern.endswith("/"):
+            # A directory name anywhere in the path.
+            if pattern[:-1] in parts[:-1]:
+                return True
+        elif fnmatch.fnmatchcase(parts[-1], pattern) or fnmatch.fnmatchcase(rel_path, pattern):
+            return True
+    return False
+
+
+def unchecked_hash_pyc(source, display_path):
+    """Bytecode with an unchecked source hash: valid without mtimes, identical on every build."""
+    code = compile(source, display_path, "exec", dont_inherit=True, optimize=0)
+    flags = 0b01  # hash-based, not checked against the source
+    return (
+        importlib.util.MAGIC_NUMBER
+        + flags.to_bytes(4, "little")
+        + importlib.util.source_hash(source)
+        + marshal.dumps(code)
+    )
+
+
+def pyc_path(rel_path, sourceless):
+    if sourceless:
+        return rel_path[:-3] + ".pyc"
+    head, tail = os.path.split(rel_path)
+    name = f"{tail[:-3]}.{sys.implementation.cache_tag}.pyc"
+    return os.path.join(head, "__pycache__", name) if head else f"__pycache__/{name}"
+
+
+def collect(src, prefix, mount, patterns, bytecode):
+    entries = {}  # zip path -> (bytes, mode)
+    for dirpath, dirnames, filenames in os.walk(src):
+        dirnames.sort()
+        for filename in sorted(filenames):
+            full = os.path.join(dirpath, filename)
+            rel = os.path.relpath(full, src).replace(os.sep, "/")
+            if pruned(rel, patterns):
+                continue
+            with open(full, "rb") as f:
+                data = f.read()
+            mode = 0o755 if os.stat(full).st_mode & 0o111 else 0o644
+            if rel.endswith(".py") and bytecode != "none":
+                try:
+                    pyc = unchecked_hash_pyc(data, f"{mount}/{prefix}{rel}")
+                except (SyntaxError, ValueError):
+                    pyc = None
+                if pyc is not None:
+                    sourceless = bytecode == "sourceless"
+                    entries[prefix + pyc_path(rel, sourceless)] = (pyc, 0o644)
+                    if sourceless:
+                        continue
+            entries[prefix + rel] = (data, mode)
+    return entries
+
+
+def distributions(entries, prefix):
+    found = {}
+    for path, (data, _) in entries.items():
+        rel = path[len(prefix):]
+        parts = rel.split("/")
+        if len(parts) == 2 and parts[0].endswith(".dist-info") and parts[1] == "METADATA":
+            headers = {}
+            for line in data.decode("utf-8", "replace").splitlines():
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                headers.setdefault(key.strip().lower(), value.strip())
+            found[headers["name"]] = headers["version"]
+    return dict(sorted(found.items()))
+
+
+def contributors(entries, prefix):
+    sizes = defaultdict(int)
+    for path, (data, _) in entries.items():
+        sizes[path[len(prefix):].split("/")[0]] += len(data)
+    return sorted(sizes.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+def write_zip(out, entries):
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for path in sorted(entries):
+            data, mode = entries[path]
+            info = zipfile.ZipInfo(path, date_time=EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3
+            info.external_attr = (0o100000 | mode) << 16
+            zf.writestr(info, data, compresslevel=9)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--src", required=True)
+    parser.add_argument("--prefix", default="")
+    parser.add_argument("--mount", required=True, help="where the platform mounts the zip")
+    parser.add_argument("--prune", action="append", default=[])
+    parser.add_argument("--bytecode", choices=("sourceless", "alongside", "none"), required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--report", required=True)
+    args = parser.parse_args()
+
+    entries = collect(args.src, args.prefix, args.mount.rstrip("/"), args.prune, args.bytecode)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    write_zip(args.out, entries)
+    report = {
+        "unzipped_bytes": sum(len(data) for data, _ in entries.values()),
+        "zipped_bytes": os.path.getsize(args.out),
+        "files": len(entries),
+        "contributors": contributors(entries, args.prefix)[:15],
+        "distributions": distributions(entries, args.prefix),
+    }
+    with open(args.report, "w") as f:
+        json.dump(report, f, indent=2, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()
