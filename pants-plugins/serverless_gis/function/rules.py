@@ -35,7 +35,7 @@ from pants.engine.target import (
     TransitiveTargetsRequest,
 )
 from pants.base.specs import DirLiteralSpec, RawSpecs
-from pants.engine.fs import GlobMatchErrorBehavior
+from pants.engine.fs import DigestContents, GlobMatchErrorBehavior, PathGlobs
 from pants.engine.internals.graph import Owners, OwnersRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
@@ -49,6 +49,7 @@ from serverless_gis.function.target_types import (
 )
 from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
 from serverless_gis.layer.target_types import LayerRuntimeField, ServerlessLayerTarget
+from serverless_gis.python_lock import LockedProject, closure, parse_lockfile
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from pants.backend.python.subsystems.setup import PythonSetup
 
@@ -209,8 +210,15 @@ def check_layer_conflicts(
     address: Address,
     requirement_strings: list[tuple[Address, str]],
     layers: tuple[BuiltLayer, ...],
+    locked: dict[str, LockedProject],
+    lockfile: str,
 ) -> dict[str, BuiltLayer]:
-    """Map each distribution provided by a layer to that layer; fail on version conflicts."""
+    """Map each distribution provided by a layer to that layer; fail on version conflicts.
+
+    A conflict is a layer providing another version than the function's own lockfile pins for
+    a package the function needs, a requirement specifier the layer's version does not meet,
+    or two layers disagreeing.
+    """
     provided: dict[str, tuple[str, BuiltLayer]] = {}
     for layer in layers:
         for name, version in layer.artifact.distributions.items():
@@ -223,11 +231,14 @@ def check_layer_conflicts(
                     "layers from one lockfile, or drop the package from one of them."
                 )
             provided.setdefault(key, (version, layer))
+
+    requirements = []
     for origin, req_string in requirement_strings:
         try:
-            req = Requirement(req_string)
+            requirements.append((origin, req_string, Requirement(req_string)))
         except InvalidRequirement:
             continue
+    for origin, req_string, req in requirements:
         key = canonicalize_name(req.name)
         if key in provided:
             version, layer = provided[key]
@@ -238,6 +249,15 @@ def check_layer_conflicts(
                     f"{req.name} {version}. Fix: align the pin with the layer's version, or "
                     "drop the layer."
                 )
+    for key in sorted(closure(locked, {req.name for _, _, req in requirements})):
+        if key in provided and locked[key].version != provided[key][0]:
+            version, layer = provided[key]
+            raise ServerlessFunctionError(
+                f"{address}: version conflict on `{key}`: the function's lockfile {lockfile} "
+                f"pins {locked[key].version}, but its layer {layer.address} (resolve "
+                f"`{layer.resolve}`) provides {version}. Fix: lock both resolves to the same "
+                "version (`./pants generate-lockfiles`), or drop the layer."
+            )
     return {key: layer for key, (_, layer) in provided.items()}
 
 
@@ -264,7 +284,11 @@ async def package_function(
         if t.has_field(PythonRequirementsField)
         for req in t[PythonRequirementsField].value
     ]
-    provided = check_layer_conflicts(address, requirement_strings, layers)
+    lockfile = python_setup.resolves[runtime.resolve]
+    lock_contents = await Get(DigestContents, PathGlobs([lockfile]))
+    provided = check_layer_conflicts(
+        address, requirement_strings, layers, parse_lockfile(lock_contents[0].content), lockfile
+    )
     exclude_args = tuple(arg for name in sorted(provided) for arg in ("--exclude", name))
 
     stem = function_output_stem(address, runtime)

@@ -21,6 +21,7 @@ from serverless_gis.layer.target_types import (
     LayerEnvironmentField,
     LayerPruneField,
     LayerRequirementsField,
+    LayerResolveField,
     LayerRuntimeField,
     LayerSizeBudgetMbField,
 )
@@ -38,6 +39,7 @@ class ServerlessLayerFieldSet(PackageFieldSet):
 
     runtime: LayerRuntimeField
     requirements: LayerRequirementsField
+    resolve: LayerResolveField
     size_budget_mb: LayerSizeBudgetMbField
     prune: LayerPruneField
     bytecode: LayerBytecodeField
@@ -48,6 +50,7 @@ class ServerlessLayerFieldSet(PackageFieldSet):
 class BuiltLayer:
     address: Address
     runtime: ServerlessRuntime
+    resolve: str
     artifact: ZipArtifact
     environment: FrozenDict[str, str]
 
@@ -60,6 +63,7 @@ def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
 async def build_layer(field_set: ServerlessLayerFieldSet) -> BuiltLayer:
     address = field_set.address
     runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
+    resolve = field_set.resolve.value or runtime.resolve
     pex = await Get(
         Pex,
         PexRequest(
@@ -67,7 +71,7 @@ async def build_layer(field_set: ServerlessLayerFieldSet) -> BuiltLayer:
             internal_only=False,
             requirements=PexRequirements(
                 field_set.requirements.value,
-                from_superset=Resolve(runtime.resolve, use_entire_lockfile=False),
+                from_superset=Resolve(resolve, use_entire_lockfile=False),
                 description_of_origin=f"the `requirements` of {address}",
             ),
             complete_platforms=runtime.complete_platforms,
@@ -112,6 +116,7 @@ async def build_layer(field_set: ServerlessLayerFieldSet) -> BuiltLayer:
     return BuiltLayer(
         address=address,
         runtime=runtime,
+        resolve=resolve,
         artifact=artifact,
         environment=FrozenDict(field_set.environment.value or {}),
     )

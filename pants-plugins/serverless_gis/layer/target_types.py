@@ -60,6 +60,18 @@ class LayerRequirementsField(StringSequenceField):
     )
 
 
+class LayerResolveField(StringField):
+    alias = "resolve"
+    help = help_text(
+        """
+        The `[python].resolves` entry the layer's requirements are locked in. Default: the
+        runtime's resolve. A platform team may lock a layer on its own; `generate-lockfiles`
+        then locks that resolve for the layer's runtime platform, and functions whose own
+        resolve disagrees with the layer fail with a version conflict.
+        """
+    )
+
+
 class LayerSizeBudgetMbField(IntField):
     alias = "size_budget_mb"
     help = "Largest unzipped size, in MiB, this layer may have. Default: the runtime's limit."
@@ -101,6 +113,7 @@ class ServerlessLayerTarget(Target):
         *COMMON_TARGET_FIELDS,
         LayerRuntimeField,
         LayerRequirementsField,
+        LayerResolveField,
         LayerSizeBudgetMbField,
         LayerPruneField,
         LayerBytecodeField,

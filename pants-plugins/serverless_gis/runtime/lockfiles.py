@@ -38,6 +38,8 @@ from pants.engine.target import AllTargets
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from pants.util.ordered_set import FrozenOrderedSet
+from pants.engine.addresses import Address
+from serverless_gis.layer.target_types import LayerResolveField, LayerRuntimeField, ServerlessLayerTarget
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.runtime.target_types import RuntimeResolveField, ServerlessRuntimeTarget
 
@@ -145,15 +147,23 @@ async def lockfile_requests(
             resolve = tgt[PythonRequirementResolveField].normalized_value(python_setup)
             requirements_by_resolve[resolve].update(str(r) for r in tgt[PythonRequirementsField].value)
 
-    runtime_targets = {}
+    # The platform each resolve is locked for: its runtime's, or that of a layer locked on its own.
+    runtime_spec_by_resolve: dict[str, tuple[str, Address]] = {}
     for tgt in all_targets:
         if isinstance(tgt, ServerlessRuntimeTarget):
-            runtime_targets.setdefault(tgt[RuntimeResolveField].value, tgt)
+            runtime_spec_by_resolve.setdefault(
+                tgt[RuntimeResolveField].value, (tgt.address.spec, tgt.address)
+            )
+    for tgt in all_targets:
+        if isinstance(tgt, ServerlessLayerTarget) and tgt[LayerResolveField].value:
+            runtime_spec_by_resolve.setdefault(
+                tgt[LayerResolveField].value, (tgt[LayerRuntimeField].value, tgt.address)
+            )
+    resolves = sorted(runtime_spec_by_resolve)
     runtimes = await MultiGet(
-        Get(ServerlessRuntime, RuntimeRequest(tgt.address.spec, tgt.address, "address"))
-        for tgt in runtime_targets.values()
+        Get(ServerlessRuntime, RuntimeRequest(*runtime_spec_by_resolve[r])) for r in resolves
     )
-    runtime_by_resolve = {rt.resolve: rt for rt in runtimes}
+    runtime_by_resolve = dict(zip(resolves, runtimes))
 
     requests: list[GenerateLockfile] = []
     for name in requested:

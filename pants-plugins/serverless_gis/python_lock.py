@@ -1,0 +1,48 @@
+"""Reading the versions a pex lockfile pins (Pants' `//` header lines are skipped)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+
+@dataclass(frozen=True)
+class LockedProject:
+    version: str
+    requires: tuple[str, ...]
+
+
+def parse_lockfile(content: bytes) -> dict[str, LockedProject]:
+    body = "\n".join(
+        line for line in content.decode().splitlines() if not line.lstrip().startswith("//")
+    )
+    lock = json.loads(body)
+    projects: dict[str, LockedProject] = {}
+    for resolve in lock.get("locked_resolves", ()):
+        for locked in resolve["locked_requirements"]:
+            requires = []
+            for req in locked.get("requires_dists", ()):
+                try:
+                    requires.append(canonicalize_name(Requirement(req).name))
+                except InvalidRequirement:
+                    continue
+            projects[canonicalize_name(locked["project_name"])] = LockedProject(
+                locked["version"], tuple(requires)
+            )
+    return projects
+
+
+def closure(projects: dict[str, LockedProject], names: set[str]) -> set[str]:
+    """Names reachable from `names` through the lock's dependency edges (markers ignored)."""
+    seen: set[str] = set()
+    todo = [canonicalize_name(n) for n in names]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in projects:
+            continue
+        seen.add(name)
+        todo.extend(projects[name].requires)
+    return seen

@@ -1,0 +1,84 @@
+import hashlib
+import importlib.util
+import json
+import marshal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pkgutil
+
+
+def write(root: Path, rel: str, content: str) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content)
+
+
+def build(tmp_path: Path, src: Path, name: str, *args: str) -> tuple[Path, dict]:
+    script = tmp_path / "build_artifact.py"
+    script.write_bytes(pkgutil.get_data("serverless_gis.scripts", "build_artifact.py"))
+    out, report = tmp_path / f"{name}.zip", tmp_path / f"{name}.json"
+    subprocess.run(
+        [sys.executable, str(script), f"--src={src}", f"--out={out}", f"--report={report}", *args],
+        check=True,
+    )
+    return out, json.loads(report.read_text())
+
+
+def make_tree(root: Path) -> None:
+    write(root, "pkg/__init__.py", "VALUE = 42\n")
+    write(root, "pkg/tests/test_pkg.py", "def test(): pass\n")
+    write(root, "pkg/__pycache__/stale.cpython-39.pyc", "junk")
+    write(root, "pkg-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n\nBody\n")
+    write(root, "pkg-1.0.dist-info/RECORD", "pkg/__init__.py,,\n")
+    write(root, "bin/tool", "#!/build/machine/python\n")
+
+
+LAYER_ARGS = (
+    "--prefix=python/",
+    "--mount=/opt",
+    "--bytecode=sourceless",
+    "--prune=tests/",
+    "--prune=__pycache__/",
+    "--prune=*.dist-info/RECORD",
+    "--prune=/bin/",
+)
+
+
+def test_layer_zip_is_pruned_precompiled_and_reproducible(tmp_path: Path) -> None:
+    src = tmp_path / "tree"
+    make_tree(src)
+    first, report = build(tmp_path, src, "first", *LAYER_ARGS)
+    # Same inputs, files touched later: identical bytes.
+    for path in src.rglob("*"):
+        path.touch()
+    second, _ = build(tmp_path, src, "second", *LAYER_ARGS)
+    assert hashlib.sha256(first.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
+
+    with zipfile.ZipFile(first) as zf:
+        names = zf.namelist()
+        assert names == sorted(names)
+        assert names == ["python/pkg-1.0.dist-info/METADATA", "python/pkg/__init__.pyc"]
+        assert all(info.date_time == (1980, 1, 1, 0, 0, 0) for info in zf.infolist())
+        pyc = zf.read("python/pkg/__init__.pyc")
+    assert pyc[:4] == importlib.util.MAGIC_NUMBER
+    assert int.from_bytes(pyc[4:8], "little") == 0b01  # unchecked hash
+    namespace: dict = {}
+    exec(marshal.loads(pyc[16:]), namespace)
+    assert namespace["VALUE"] == 42
+    assert report["distributions"] == {"pkg": "1.0"}
+    assert report["unzipped_bytes"] == sum(len(d) for d in [pyc]) + len(
+        "Metadata-Version: 2.1\nName: pkg\nVersion: 1.0\n\nBody\n"
+    )
+
+
+def test_function_zip_keeps_sources_with_pycache(tmp_path: Path) -> None:
+    src = tmp_path / "tree"
+    write(src, "handler.py", "def handler(event, context):\n    return event\n")
+    out, report = build(tmp_path, src, "fn", "--mount=/var/task", "--bytecode=alongside")
+    with zipfile.ZipFile(out) as zf:
+        tag = sys.implementation.cache_tag
+        assert zf.namelist() == [f"__pycache__/handler.{tag}.pyc", "handler.py"]
+    assert report["contributors"][0][0] in ("__pycache__", "handler.py")
