@@ -52,6 +52,8 @@ class ZipArtifact:
 
 
 def mib(n: int) -> str:
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
     return f"{n / (1024 * 1024):.1f} MiB"
 
 

@@ -1,10 +1,12 @@
-"""Serverless GIS ruleset: runtimes, per-platform lockfiles, layers and functions."""
+"""Serverless GIS ruleset: runtimes, per-platform lockfiles, layers, functions, native builds."""
 
 from serverless_gis import artifact
 from serverless_gis.function import rules as function_rules
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.layer import rules as layer_rules
 from serverless_gis.layer.target_types import ServerlessLayerTarget
+from serverless_gis.native import rules as native_rules
+from serverless_gis.native.target_types import NativeLibraryTarget, ToolchainImageTarget
 from serverless_gis.runtime import lockfiles as runtime_lockfiles
 from serverless_gis.runtime import rules as runtime_rules
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
@@ -17,8 +19,15 @@ def rules():
         *runtime_lockfiles.rules(),
         *layer_rules.rules(),
         *function_rules.rules(),
+        *native_rules.rules(),
     ]
 
 
 def target_types():
-    return [ServerlessRuntimeTarget, ServerlessLayerTarget, ServerlessFunctionTarget]
+    return [
+        ServerlessRuntimeTarget,
+        ServerlessLayerTarget,
+        ServerlessFunctionTarget,
+        ToolchainImageTarget,
+        NativeLibraryTarget,
+    ]

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Host side of every native build step that Pants runs as a process (cached by Pants, so this only
+# runs on a cache miss). Makes sure the toolchain image exists (built from its lock, or pulled by
+# digest), then runs the given command in it with the network off, as the image's non-root user,
+# with the process sandbox mounted at /work.
+#   native-process.sh IMAGE_KIND IMAGE_REF_OR_LOCK TAG -- COMMAND...
+#     IMAGE_KIND  lock      IMAGE_REF_OR_LOCK is a toolchain lock in the sandbox; TAG derives from it
+#                 registry  IMAGE_REF_OR_LOCK is `repo@sha256:...`, pulled on a miss
+# Env: SGIS_TARGET (for messages), SGIS_CCACHE (sandbox-relative named cache, optional),
+#      SGIS_WRITABLE (space-separated dirs created writable for the container user),
+#      SGIS_OPT (sandbox dir mounted read-only at /opt), ALLOWED_SONAMES (passed through).
+# Exit 97: no Docker daemon.
+set -euo pipefail
+kind="$1" ref="$2" tag="$3"; shift 3
+[ "$1" = "--" ] && shift
+here="$(cd "$(dirname "$0")" && pwd)"
+target="${SGIS_TARGET:-a native target}"
+
+if ! docker info >/dev/null 2>&1; then
+  cat >&2 <<MSG
+ERROR: $target must be built (it is in neither the local nor the remote cache), and that needs a
+Docker daemon, but none answers 'docker info'. Fix: start one (as root:
+build-support/docker/ensure-dockerd.sh), or point Pants at a remote cache that already holds this
+build (see README, "Remote cache").
+MSG
+  exit 97
+fi
+
+if ! docker image inspect "$tag" >/dev/null 2>&1; then
+  # Several builds may miss at once: build or pull the image once.
+  exec 9>"/tmp/serverless-gis-image-${tag//[^a-zA-Z0-9]/_}.lock"
+  flock 9
+  if ! docker image inspect "$tag" >/dev/null 2>&1; then
+    case "$kind" in
+      lock) "$here/build-toolchain-image.sh" "$ref" "$tag" >&2 ;;
+      registry) docker pull "$ref" >&2 && docker tag "$ref" "$tag" ;;
+      *) echo "ERROR: unknown image kind $kind" >&2; exit 2 ;;
+    esac
+  fi
+  flock -u 9
+fi
+
+for d in ${SGIS_WRITABLE:-}; do mkdir -p "$d" && chmod 0777 "$d"; done
+mounts=(-v "$PWD:/work")
+# SGIS_OPT: a sandbox dir mounted read-only at /opt, where Lambda mounts layers.
+[ -n "${SGIS_OPT:-}" ] && mounts+=(-v "$PWD/$SGIS_OPT:/opt:ro")
+envs=(-e "ALLOWED_SONAMES=${ALLOWED_SONAMES:-}")
+if [ -n "${SGIS_CCACHE:-}" ]; then
+  ccache_dir="$(readlink -f "$SGIS_CCACHE")"
+  chmod 0777 "$ccache_dir"
+  mounts+=(-v "$ccache_dir:/ccache")
+  envs+=(-e CCACHE_DIR=/ccache)
+fi
+exec docker run --rm --network none --user 1000:1000 "${mounts[@]}" "${envs[@]}" \
+  -e JOBS="${JOBS:-2}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@"

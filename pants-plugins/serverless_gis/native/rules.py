@@ -1,0 +1,446 @@
+"""Hermetic native builds: toolchain images, CMake builds in them, smoke checks, packaging."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
+from pants.core.target_types import http_source
+from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestEntries,
+    DownloadFile,
+    FileContent,
+    FileDigest,
+    FileEntry,
+    GlobMatchErrorBehavior,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    DependenciesRequest,
+    HydratedSources,
+    HydrateSourcesRequest,
+    Targets,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+from serverless_gis.artifact import mib
+from serverless_gis.native.subsystem import NativeBuildSubsystem
+from serverless_gis.native.target_types import (
+    NativeCMakeOptionsField,
+    NativeDependenciesField,
+    NativeLibraryTarget,
+    NativePatchesField,
+    NativePolicyField,
+    NativeSmokeImageField,
+    NativeSmokeLinkField,
+    NativeSmokeSourceField,
+    NativeSourceField,
+    NativeToolchainField,
+    ToolchainArchField,
+    ToolchainImageTarget,
+    ToolchainLockfileField,
+    ToolchainRegistryImageField,
+)
+
+DOCKER_SCRIPTS = "build-support/docker"
+# Fixed so the process key does not depend on where this machine keeps its binaries.
+PROCESS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+NO_DOCKER_EXIT = 97
+_ERROR = GlobMatchErrorBehavior.error
+_REGISTRY_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
+
+
+class NativeBuildError(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------------------------
+# Toolchain images
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ToolchainImageRequest:
+    spec: str
+    owner: Address
+    field_alias: str
+
+
+@dataclass(frozen=True)
+class ToolchainImage:
+    address: Address
+    arch: str
+    kind: str  # "lock" (built from a recipe lock) or "registry" (pulled by digest)
+    ref: str
+    tag: str
+    digest: Digest  # the lock (if any) and the scripts that build or pull the image
+
+    def process_argv(self, *command: str) -> tuple[str, ...]:
+        return (
+            "/bin/bash",
+            f"{DOCKER_SCRIPTS}/native-process.sh",
+            self.kind,
+            self.ref,
+            self.tag,
+            "--",
+            *command,
+        )
+
+
+def lock_tag(lock_content: bytes) -> str:
+    """The tag build-toolchain-image.sh gives the image of this lock."""
+    return f"serverless-gis/toolchain:{hashlib.sha256(lock_content).hexdigest()[:16]}"
+
+
+@rule(desc="Resolve a toolchain_image", level=LogLevel.DEBUG)
+async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainImage:
+    targets = await Get(
+        Targets,
+        UnparsedAddressInputs(
+            [request.spec],
+            owning_address=request.owner,
+            description_of_origin=f"the `{request.field_alias}` field of {request.owner}",
+        ),
+    )
+    tgt = targets[0]
+    if not isinstance(tgt, ToolchainImageTarget):
+        raise NativeBuildError(
+            f"{request.owner}: `{request.field_alias}` names {tgt.address}, a `{tgt.alias}`, not "
+            "a `toolchain_image`."
+        )
+    scripts = await Get(Digest, PathGlobs([f"{DOCKER_SCRIPTS}/*.sh", f"{DOCKER_SCRIPTS}/*.py"]))
+    registry_ref = tgt[ToolchainRegistryImageField].value
+    if registry_ref:
+        if not _REGISTRY_REF.match(registry_ref):
+            raise NativeBuildError(
+                f"{tgt.address}: `image` must be pinned by digest as `repo@sha256:<64 hex>`, got "
+                f"`{registry_ref}`."
+            )
+        return ToolchainImage(
+            tgt.address, tgt[ToolchainArchField].value, "registry", registry_ref, registry_ref, scripts
+        )
+    if not tgt[ToolchainLockfileField].value:
+        raise NativeBuildError(
+            f"{tgt.address}: a `toolchain_image` needs a `lockfile` recipe or a digest-pinned `image`."
+        )
+    lock = await Get(HydratedSources, HydrateSourcesRequest(tgt[ToolchainLockfileField]))
+    contents = await Get(DigestContents, Digest, lock.snapshot.digest)
+    if not contents:
+        raise NativeBuildError(
+            f"{tgt.address}: its lockfile `{tgt[ToolchainLockfileField].file_path}` does not exist. "
+            f"Create it with `{DOCKER_SCRIPTS}/refresh-toolchain-lock.sh <recipe>.packages`."
+        )
+    digest = await Get(Digest, MergeDigests([scripts, lock.snapshot.digest]))
+    return ToolchainImage(
+        tgt.address,
+        tgt[ToolchainArchField].value,
+        "lock",
+        contents[0].path,
+        lock_tag(contents[0].content),
+        digest,
+    )
+
+
+async def run_in_image(
+    native_build: NativeBuildSubsystem,
+    image: ToolchainImage,
+    address: Address,
+    command: tuple[str, ...],
+    input_digest: Digest,
+    description: str,
+    output_directories: tuple[str, ...] = (),
+    output_files: tuple[str, ...] = (),
+    extra_env: dict[str, str] | None = None,
+    ccache: bool = False,
+) -> FallibleProcessResult:
+    merged = await Get(Digest, MergeDigests([image.digest, input_digest]))
+    env = {
+        "PATH": PROCESS_PATH,
+        "SGIS_TARGET": str(address),
+        "SGIS_WRITABLE": " ".join(output_directories),
+        **(extra_env or {}),
+    }
+    if ccache:
+        env["SGIS_CCACHE"] = ".ccache"
+    if native_build.docker_host:
+        env["DOCKER_HOST"] = native_build.docker_host
+    result = await Get(
+        FallibleProcessResult,
+        Process(
+            argv=image.process_argv(*command),
+            input_digest=merged,
+            description=description,
+            env=env,
+            output_directories=output_directories,
+            output_files=output_files,
+            append_only_caches={"serverless_gis_ccache": ".ccache"} if ccache else {},
+            timeout_seconds=3 * 3600,
+            level=LogLevel.INFO,
+            # A cache hit must not start a Docker build in parallel with the lookup.
+            remote_cache_speculation_delay_millis=60_000,
+            cache_scope=ProcessCacheScope.SUCCESSFUL,
+        ),
+    )
+    if result.exit_code == NO_DOCKER_EXIT:
+        raise NativeBuildError(result.stderr.decode(errors="replace").strip())
+    if result.exit_code != 0:
+        tail = "\n".join(result.stderr.decode(errors="replace").splitlines()[-40:])
+        raise NativeBuildError(f"{address}: {description} failed (exit {result.exit_code}):\n{tail}")
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Sources
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NativeSourceRequest:
+    field: NativeSourceField
+
+
+@dataclass(frozen=True)
+class NativeSource:
+    digest: Digest
+    path: str
+
+
+@rule(desc="Fetch a native library's source", level=LogLevel.DEBUG)
+async def fetch_native_source(request: NativeSourceRequest) -> NativeSource:
+    field = request.field
+    value = field.value
+    if isinstance(value, http_source):
+        filename = value.filename or os.path.basename(value.url)
+        try:
+            downloaded = await Get(Digest, DownloadFile(value.url, FileDigest(value.sha256, value.len)))
+        except Exception as e:
+            actual = re.search(r"[Gg]ot:? ?.*?([0-9a-f]{64})", str(e))
+            raise NativeBuildError(
+                f"{field.address}: the source {value.url} does not match its pin: expected "
+                f"sha256 {value.sha256} ({value.len} bytes)"
+                + (f", got sha256 {actual.group(1)}" if actual else "")
+                + f".\n{e}\nFix: if the new archive is trusted, update `sha256` and `len` in the "
+                "`http_source`."
+            ) from e
+        entries = await Get(DigestEntries, Digest, downloaded)
+        entry = next(e for e in entries if isinstance(e, FileEntry))
+        digest = await Get(Digest, CreateDigest([FileEntry(f"src/{filename}", entry.file_digest)]))
+        return NativeSource(digest, f"src/{filename}")
+    sources = await Get(HydratedSources, HydrateSourcesRequest(field))
+    if not sources.snapshot.files:
+        raise NativeBuildError(f"{field.address}: the source archive `{value}` does not exist.")
+    path = sources.snapshot.files[0]
+    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
+    filename = f"src/{os.path.basename(path)}"
+    digest = await Get(Digest, CreateDigest([FileContent(filename, contents[0].content)]))
+    return NativeSource(digest, filename)
+
+
+# ---------------------------------------------------------------------------------------------
+# Builds
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NativeLibraryFieldSet(PackageFieldSet):
+    required_fields = (NativeSourceField, NativeToolchainField)
+
+    source: NativeSourceField
+    toolchain: NativeToolchainField
+    cmake_options: NativeCMakeOptionsField
+    patches: NativePatchesField
+    dependencies: NativeDependenciesField
+    policy: NativePolicyField
+    smoke_source: NativeSmokeSourceField
+    smoke_link: NativeSmokeLinkField
+    smoke_image: NativeSmokeImageField
+
+
+@dataclass(frozen=True)
+class BuiltNativeLibrary:
+    address: Address
+    tree: Digest  # lib/, include/, share/ as installed under /opt
+    closure: tuple[tuple[Address, Digest], ...]  # transitive native dependencies, sorted
+
+
+@dataclass(frozen=True)
+class NativeSmokeRequest:
+    field_set: NativeLibraryFieldSet
+    built: BuiltNativeLibrary
+    toolchain: ToolchainImage
+
+
+@dataclass(frozen=True)
+class NativeSmokeResult:
+    output: str
+
+
+def dep_dir(address: Address) -> str:
+    return "deps/" + re.sub(r"[^A-Za-z0-9_.-]", "_", address.spec.strip("/"))
+
+
+@rule(desc="Build a native library", level=LogLevel.DEBUG)
+async def build_native_library(
+    field_set: NativeLibraryFieldSet, native_build: NativeBuildSubsystem
+) -> BuiltNativeLibrary:
+    address = field_set.address
+    direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
+    for dep in direct:
+        if not isinstance(dep, NativeLibraryTarget):
+            raise NativeBuildError(
+                f"{address}: dependency {dep.address} is a `{dep.alias}`; a `native_library` "
+                "depends only on other `native_library` targets."
+            )
+    built_deps = await MultiGet(
+        Get(BuiltNativeLibrary, NativeLibraryFieldSet, NativeLibraryFieldSet.create(dep))
+        for dep in direct
+    )
+    closure = {}
+    for dep in built_deps:
+        closure.update(dep.closure)
+        closure[dep.address] = dep.tree
+    closure_items = tuple(sorted(closure.items(), key=lambda kv: kv[0].spec))
+
+    image, source = await MultiGet(
+        Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
+        Get(NativeSource, NativeSourceRequest(field_set.source)),
+    )
+    patch_paths = [os.path.normpath(os.path.join(address.spec_path, p)) for p in field_set.patches.value or ()]
+    policy_path = field_set.policy.value
+    patches, policy = await MultiGet(
+        Get(Digest, PathGlobs(patch_paths, glob_match_error_behavior=_ERROR, description_of_origin=f"the `patches` of {address}")),
+        Get(Digest, PathGlobs([policy_path], glob_match_error_behavior=_ERROR, description_of_origin=f"the `policy` of {address}")),
+    )
+    dep_digests = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in closure_items)
+    input_digest = await Get(Digest, MergeDigests([source.digest, patches, policy, *dep_digests]))
+
+    name = address.target_name
+    dep_args = [arg for a, _ in closure_items for arg in ("--dep", dep_dir(a))]
+    command = (
+        "bash",
+        f"{DOCKER_SCRIPTS}/native-build.sh",
+        policy_path,
+        "--source",
+        source.path,
+        "--out",
+        "out",
+        "--name",
+        name,
+        *(arg for p in patch_paths for arg in ("--patch", p)),
+        *dep_args,
+        "--",
+        *(field_set.cmake_options.value or ()),
+    )
+    result = await run_in_image(
+        native_build,
+        image,
+        address,
+        command,
+        input_digest,
+        description=f"Build native library {address}",
+        output_directories=("out",),
+        ccache=True,
+    )
+    tree = await Get(Digest, RemovePrefix(result.output_digest, "out"))
+    built = BuiltNativeLibrary(address, tree, closure_items)
+    if field_set.smoke_source.value:
+        await Get(NativeSmokeResult, NativeSmokeRequest(field_set, built, image))
+    return built
+
+
+# ---------------------------------------------------------------------------------------------
+# Smoke checks
+# ---------------------------------------------------------------------------------------------
+
+
+def allowed_sonames(policy: dict, arch: str) -> list[str]:
+    machine = "aarch64" if arch == "arm64" else "x86_64"
+    return sorted([*policy["allowed_sonames"], *policy["interpreters"][machine]])
+
+
+@rule(desc="Smoke-check a native library", level=LogLevel.DEBUG)
+async def smoke_check_native_library(
+    request: NativeSmokeRequest, native_build: NativeBuildSubsystem
+) -> NativeSmokeResult:
+    field_set = request.field_set
+    address = field_set.address
+    if not field_set.smoke_image.value:
+        raise NativeBuildError(f"{address}: `smoke_source` needs a `smoke_image` to run in.")
+    runtime_image = await Get(
+        ToolchainImage, ToolchainImageRequest(field_set.smoke_image.value, address, "smoke_image")
+    )
+    source_path = os.path.normpath(os.path.join(address.spec_path, field_set.smoke_source.value))
+    trees = [tree for _, tree in request.built.closure] + [request.built.tree]
+    opt, smoke_src = await MultiGet(
+        Get(Digest, AddPrefix(await Get(Digest, MergeDigests(trees)), "opt")),
+        Get(Digest, PathGlobs([source_path], glob_match_error_behavior=_ERROR, description_of_origin=f"the `smoke_source` of {address}")),
+    )
+    compiled = await run_in_image(
+        native_build,
+        request.toolchain,
+        address,
+        (
+            "gcc", "-O2", "-std=c99", "-D_GNU_SOURCE", "-I/work/opt/include", source_path,
+            "-o", "out/smoke", "-L/work/opt/lib", "-Wl,-rpath-link,/work/opt/lib",
+            *(f"-l{lib}" for lib in field_set.smoke_link.value or ()), "-lm",
+        ),
+        await Get(Digest, MergeDigests([opt, smoke_src])),
+        description=f"Compile smoke program of {address}",
+        output_directories=("out",),
+    )
+    policy = await Get(DigestContents, PathGlobs([field_set.policy.value]))
+    allowed = allowed_sonames(json.loads(policy[0].content), runtime_image.arch)
+    run_input = await Get(Digest, MergeDigests([opt, compiled.output_digest]))
+    ran = await run_in_image(
+        native_build,
+        runtime_image,
+        address,
+        ("sh", f"/work/{DOCKER_SCRIPTS}/smoke-check.sh", "/work/out/smoke"),
+        run_input,
+        description=f"Smoke-check {address} in {runtime_image.address}",
+        extra_env={"SGIS_OPT": "opt", "ALLOWED_SONAMES": " ".join(allowed)},
+    )
+    return NativeSmokeResult(ran.stdout.decode(errors="replace"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Packaging
+# ---------------------------------------------------------------------------------------------
+
+
+@rule(desc="Package a native library", level=LogLevel.DEBUG)
+async def package_native_library(field_set: NativeLibraryFieldSet) -> BuiltPackage:
+    built = await Get(BuiltNativeLibrary, NativeLibraryFieldSet, field_set)
+    address = field_set.address
+    prefix = os.path.join(address.spec_path, address.target_name)
+    digest = await Get(Digest, AddPrefix(built.tree, prefix))
+    entries = await Get(DigestEntries, Digest, built.tree)
+    files = [e for e in entries if isinstance(e, FileEntry)]
+    libs = sum(e.file_digest.serialized_bytes_length for e in files if e.path.startswith("lib/"))
+    share = sum(e.file_digest.serialized_bytes_length for e in files if e.path.startswith("share/"))
+    return BuiltPackage(
+        digest=digest,
+        artifacts=(
+            BuiltPackageArtifact(
+                f"{prefix}/",
+                extra_log_lines=(f"    lib/: {mib(libs)}, share/: {mib(share)}, {len(files)} files",),
+            ),
+        ),
+    )
+
+
+def rules():
+    return (*collect_rules(), UnionRule(PackageFieldSet, NativeLibraryFieldSet))

@@ -1,0 +1,197 @@
+"""Native builds of a tiny C library fixture in the real toolchain image (needs Docker)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pants.core.goals.package import BuiltPackage
+from pants.engine.addresses import Address
+from pants.engine.internals.scheduler import ExecutionError
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+from serverless_gis import register
+from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
+
+RECIPE_FILES = [
+    *(str(p) for p in Path("build-support/docker").iterdir() if p.suffix in (".sh", ".py")),
+    "native/toolchain/bullseye-x86_64.lock",
+    "native/toolchain/bullseye-x86_64-runtime.lock",
+    "native/policy/aws-al2023.json",
+]
+
+
+def tarball(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, content in sorted(files.items()):
+            data = content.encode()
+            info = tarfile.TarInfo(f"src/{name}")
+            info.size, info.mtime = len(data), 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+TINYA = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(tinya C)
+find_package(SQLite3 REQUIRED)
+add_library(tinya SHARED tinya.c)
+target_link_libraries(tinya PRIVATE SQLite::SQLite3)
+set_target_properties(tinya PROPERTIES SOVERSION 1)
+install(TARGETS tinya LIBRARY DESTINATION lib)
+install(FILES tinya.h DESTINATION include)
+install(FILES tinya.txt DESTINATION share/tinya)
+""",
+    "tinya.h": "int tinya_answer(void);\nconst char *tinya_sqlite(void);\n",
+    "tinya.c": '#include "tinya.h"\n#include <sqlite3.h>\nint tinya_answer(void) { return ANSWER; }\n'
+    "const char *tinya_sqlite(void) { return sqlite3_libversion(); }\n",
+    "tinya.txt": "data\n",
+}
+
+TINYB = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(tinyb C)
+find_library(TINYA tinya REQUIRED)
+find_path(TINYA_INCLUDE tinya.h REQUIRED)
+add_library(tinyb SHARED tinyb.c)
+target_include_directories(tinyb PRIVATE ${TINYA_INCLUDE})
+target_link_libraries(tinyb PRIVATE ${TINYA})
+install(TARGETS tinyb LIBRARY DESTINATION lib)
+install(FILES tinyb.h DESTINATION include)
+""",
+    "tinyb.h": "int tinyb_double_answer(void);\n",
+    "tinyb.c": '#include "tinyb.h"\n#include <tinya.h>\nint tinyb_double_answer(void) { return 2 * tinya_answer(); }\n',
+}
+
+SMOKE = """
+#include <stdio.h>
+#include <tinya.h>
+#include <tinyb.h>
+int main(void) {
+  printf("answer=%d sqlite=%s\\n", tinyb_double_answer(), tinya_sqlite());
+  return tinyb_double_answer() == 84 ? 0 : 1;
+}
+"""
+
+NETWORK = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(net C)
+file(DOWNLOAD http://deb.debian.org/debian/ ${CMAKE_BINARY_DIR}/index.html STATUS st TIMEOUT 20)
+list(GET st 0 code)
+if(NOT code EQUAL 0)
+  message(FATAL_ERROR "network unreachable from the build: ${st}")
+endif()
+""",
+}
+
+
+def tiny_library_build(**overrides: str) -> str:
+    fields = {
+        "name": "tinyb",
+        "source": '"tinyb.tar.gz"',
+        "toolchain": '"//native/toolchain:bullseye-x86_64"',
+        "dependencies": '[":tinya"]',
+        "smoke_source": '"smoke.c"',
+        "smoke_link": '["tinyb", "tinya"]',
+        "smoke_image": '"//native/toolchain:bullseye-x86_64-runtime"',
+        **overrides,
+    }
+    return "native_library(" + ", ".join(f"{k}={v}" for k, v in fields.items() if k != "name") + f', name="{fields["name"]}")\n'
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    runner = RuleRunner(
+        rules=[
+            *register.rules(),
+            QueryRule(BuiltNativeLibrary, [NativeLibraryFieldSet]),
+            QueryRule(BuiltPackage, [NativeLibraryFieldSet]),
+        ],
+        target_types=register.target_types(),
+        objects={"http_source": __import__("pants.core.target_types", fromlist=["x"]).http_source},
+    )
+    for path in RECIPE_FILES:
+        dest = Path(runner.build_root, path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+    runner.write_files(
+        {
+            "native/toolchain/BUILD": (
+                'toolchain_image(name="bullseye-x86_64", lockfile="bullseye-x86_64.lock")\n'
+                'toolchain_image(name="bullseye-x86_64-runtime", lockfile="bullseye-x86_64-runtime.lock")\n'
+            ),
+            "lib/smoke.c": SMOKE,
+            "lib/BUILD": (
+                'native_library(name="tinya", source="tinya.tar.gz", '
+                'toolchain="//native/toolchain:bullseye-x86_64", cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"])\n'
+                + tiny_library_build()
+                + 'native_library(name="net", source="net.tar.gz", toolchain="//native/toolchain:bullseye-x86_64")\n'
+                + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
+                '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
+            ),
+        }
+    )
+    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("net", NETWORK)):
+        Path(runner.build_root, f"lib/{name}.tar.gz").write_bytes(tarball(files))
+    return runner
+
+
+def build(rule_runner: RuleRunner, name: str) -> BuiltNativeLibrary:
+    tgt = rule_runner.get_target(Address("lib", target_name=name))
+    return rule_runner.request(BuiltNativeLibrary, [NativeLibraryFieldSet.create(tgt)])
+
+
+def materialize(rule_runner: RuleRunner, built: BuiltNativeLibrary, dest: Path) -> None:
+    rule_runner.write_digest(built.tree, path_prefix=str(dest.relative_to(rule_runner.build_root)))
+
+
+def test_builds_a_portable_smoke_checked_tree(rule_runner: RuleRunner) -> None:
+    built = build(rule_runner, "tinyb")  # its smoke program ran in the bare runtime image
+    [(dep_address, dep_tree)] = built.closure
+    assert dep_address == Address("lib", target_name="tinya")
+    root = Path(rule_runner.build_root)
+    materialize(rule_runner, built, root / "out/b")
+    rule_runner.write_digest(dep_tree, path_prefix="out/a")
+    a_libs = sorted(p.name for p in (root / "out/a/lib").iterdir())
+    vendored = [n for n in a_libs if n.startswith("libsqlite3-")]
+    assert len(vendored) == 1, a_libs  # sqlite is not on Lambda: vendored under a hashed name
+    assert (root / "out/a/include/tinya.h").exists() and (root / "out/a/share/tinya/tinya.txt").exists()
+    dynamic = subprocess.run(
+        ["readelf", "-d", str(root / "out/a/lib/libtinya.so.1")], stdout=subprocess.PIPE, text=True, check=True
+    ).stdout
+    assert f"[{vendored[0]}]" in dynamic and "[$ORIGIN]" in dynamic
+    sections = subprocess.run(
+        ["readelf", "-S", str(root / "out/b/lib/libtinyb.so")], stdout=subprocess.PIPE, text=True, check=True
+    ).stdout
+    assert ".symtab" not in sections  # stripped
+
+
+def test_build_has_no_network(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "net")
+    assert "lib:net" in str(exc.value) and "network unreachable from the build" in str(exc.value)
+
+
+def test_wrong_sha256_names_target_and_both_hashes(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "pinned")
+    message = str(exc.value)
+    assert "lib:pinned" in message and "0" * 64 in message
+    assert "4ee8da76cf819fecd5a808058fb69049681018d384edd971e80312bb2f9af341" in message
+
+
+def test_cache_miss_without_docker_explains_the_fix(rule_runner: RuleRunner) -> None:
+    rule_runner.set_options(["--native-build-docker-host=unix:///nonexistent/docker.sock"])
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "tinya")
+    message = str(exc.value)
+    assert "lib:tinya" in message and "needs a" in message and "Docker daemon" in message
+    assert "Fix:" in message

@@ -1,0 +1,157 @@
+"""Targets for hermetic native builds: `toolchain_image` and `native_library`."""
+
+from __future__ import annotations
+
+from pants.core.target_types import AssetSourceField
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    Dependencies,
+    SingleSourceField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import help_text
+
+
+class ToolchainArchField(StringField):
+    alias = "arch"
+    default = "x86_64"
+    valid_choices = ("x86_64", "arm64")
+    help = "CPU architecture the image builds for."
+
+
+class ToolchainLockfileField(SingleSourceField):
+    alias = "lockfile"
+    required = False
+    expected_file_extensions = (".lock",)
+    help = help_text(
+        """
+        The image recipe's lock: Debian suite, every package at its exact version, pinned wheels
+        and the build user. The image is built from it with debootstrap (Debian mirror only) and
+        tagged by the lock's content hash. Refresh with
+        `build-support/docker/refresh-toolchain-lock.sh <recipe>.packages`.
+        """
+    )
+
+
+class ToolchainRegistryImageField(StringField):
+    alias = "image"
+    help = help_text(
+        """
+        For connected orgs: a registry image pinned by digest, `repo@sha256:<64 hex>`, used instead
+        of a `lockfile` recipe. It must have the recipe images' layout (cmake, a compiler, user
+        uid 1000 owning /opt, patchelf and pyelftools).
+        """
+    )
+
+
+class ToolchainImageTarget(Target):
+    alias = "toolchain_image"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        ToolchainArchField,
+        ToolchainLockfileField,
+        ToolchainRegistryImageField,
+    )
+    help = help_text(
+        """
+        A pinned build (or runtime-emulation) image. Build steps reference it by a tag derived
+        from its recipe, so cache keys are the same on every machine and a cache hit needs no
+        Docker at all.
+        """
+    )
+
+
+class NativeSourceField(AssetSourceField):
+    alias = "source"
+    required = True
+    help = help_text(
+        """
+        The source archive: `http_source(url, len=..., sha256=...)` for a pinned download, or a
+        local archive path relative to this BUILD file.
+        """
+    )
+
+
+class NativeToolchainField(StringField):
+    alias = "toolchain"
+    required = True
+    help = "Address of the `toolchain_image` the library is built in."
+
+
+class NativeCMakeOptionsField(StringSequenceField):
+    alias = "cmake_options"
+    default = ()
+    help = "Options for CMake's configure step, e.g. `-DBUILD_TESTING=OFF`."
+
+
+class NativePatchesField(StringSequenceField):
+    alias = "patches"
+    default = ()
+    help = "Patch files (relative to this BUILD file) applied in order with `patch -p1`."
+
+
+class NativePolicyField(StringField):
+    alias = "policy"
+    default = "native/policy/aws-al2023.json"
+    help = help_text(
+        """
+        Runtime policy (path from the build root): the sonames the target runtime provides and
+        the highest symbol versions it supports. Other needed libraries are vendored into `lib/`
+        under hash-suffixed names with `$ORIGIN` rpaths; symbol versions above the ceiling fail.
+        """
+    )
+
+
+class NativeSmokeSourceField(StringField):
+    alias = "smoke_source"
+    help = help_text(
+        """
+        A C program (relative to this BUILD file) compiled against the library and run in
+        `smoke_image` with the network off and the install tree at `/opt`; it must exit 0.
+        """
+    )
+
+
+class NativeSmokeLinkField(StringSequenceField):
+    alias = "smoke_link"
+    default = ()
+    help = "Libraries the smoke program links, e.g. `[\"gdal\"]`."
+
+
+class NativeSmokeImageField(StringField):
+    alias = "smoke_image"
+    help = help_text(
+        """
+        Address of a bare `toolchain_image` with no -dev packages (glibc no newer than the
+        runtime's) in which the smoke program runs.
+        """
+    )
+
+
+class NativeDependenciesField(Dependencies):
+    help = "Other `native_library` targets this one builds against and links."
+
+
+class NativeLibraryTarget(Target):
+    alias = "native_library"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        NativeSourceField,
+        NativeToolchainField,
+        NativeCMakeOptionsField,
+        NativePatchesField,
+        NativeDependenciesField,
+        NativePolicyField,
+        NativeSmokeSourceField,
+        NativeSmokeLinkField,
+        NativeSmokeImageField,
+    )
+    help = help_text(
+        """
+        A C/C++ library built by CMake inside a toolchain image, network off, as a non-root user,
+        installed with prefix `/opt` (the Lambda layer mount). Its output is a portable install
+        tree: needed libraries vendored, ELF files stripped and audited against the policy.
+        """
+    )
