@@ -51,5 +51,10 @@ if [ -n "${SGIS_CCACHE:-}" ]; then
   mounts+=(-v "$ccache_dir:/ccache")
   envs+=(-e CCACHE_DIR=/ccache)
 fi
-exec docker run --rm --network none --user 1000:1000 "${mounts[@]}" "${envs[@]}" \
-  -e JOBS="${JOBS:-2}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@"
+# The container must not outlive this script when Pants cancels the step, even with SIGKILL: a
+# watchdog in its own session kills it once this script is gone.
+name="sgis-$$-$RANDOM"
+setsid -f sh -c "while kill -0 $$ 2>/dev/null; do sleep 2; done; docker kill $name >/dev/null 2>&1" \
+  </dev/null >/dev/null 2>&1
+docker run --rm --name "$name" --network none --user 1000:1000 "${mounts[@]}" "${envs[@]}" \
+  -e JOBS="${JOBS:-2}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@" </dev/null

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.engine.fs import (
+    AddPrefix,
     CreateDigest,
     Digest,
     DigestContents,
@@ -38,6 +39,12 @@ class ZipArtifactRequest:
     output_path: str
     interpreter_constraint: str
     description: str
+    # A native install tree (lib/, share/) placed at the zip root, pruned of build-only files.
+    native_tree: Digest | None = None
+
+
+# Headers, static archives and CMake/pkg-config files only matter when compiling.
+NATIVE_PRUNE = ("/include/", "pkgconfig/", "cmake/", "*.a", "*.la", "/share/man/", "/share/doc/")
 
 
 @dataclass(frozen=True)
@@ -72,7 +79,12 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
             [FileContent(_SCRIPT, pkgutil.get_data("serverless_gis.scripts", "build_artifact.py"))]
         ),
     )
-    input_digest = await Get(Digest, MergeDigests([request.tree, script]))
+    digests = [request.tree, script]
+    native_args: tuple[str, ...] = ()
+    if request.native_tree is not None:
+        digests.append(await Get(Digest, AddPrefix(request.native_tree, "__native")))
+        native_args = ("--native-src=__native", *(f"--native-prune={p}" for p in NATIVE_PRUNE))
+    input_digest = await Get(Digest, MergeDigests(digests))
     report = "__report.json"
     result = await Get(
         ProcessResult,
@@ -87,11 +99,14 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
                 f"--out={request.output_path}",
                 f"--report={report}",
                 *(f"--prune={p}" for p in request.prune),
+                *native_args,
             ),
             input_digest=input_digest,
             output_files=(request.output_path, report),
             description=request.description,
-            level=LogLevel.DEBUG,
+            level=LogLevel.INFO,
+            # On a remote cache hit, do not zip locally in parallel with the lookup.
+            remote_cache_speculation_delay_millis=60_000,
         ),
     )
     report_contents = await Get(

@@ -44,15 +44,24 @@ class FixtureRepo:
     root: Path
     store: Path
 
-    def pants(self, *args: str, check: bool = True) -> Result:
+    def pants(self, *args: str, check: bool = True, hide_docker: bool = False) -> Result:
+        argv = [
+            str(PANTS),
+            "--no-pantsd",
+            "--no-dynamic-ui",
+            f"--local-store-dir={self.store}",
+            f"--named-caches-dir={self.store}/named",
+            *args,
+        ]
+        if hide_docker:
+            # A private mount namespace where the Docker socket is /dev/null: no daemon.
+            argv = [
+                "unshare", "--mount", "--propagation", "private", "sh", "-c",
+                'mount --bind /dev/null /run/docker.sock && ! docker info >/dev/null 2>&1 && exec "$@"',
+                "sh", *argv,
+            ]
         proc = subprocess.run(
-            [
-                str(PANTS),
-                "--no-pantsd",
-                "--no-dynamic-ui",
-                f"--local-store-dir={self.store}",
-                *args,
-            ],
+            argv,
             cwd=self.root,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -132,9 +141,8 @@ FILES = {
 }
 
 
-def make_fixture_repo(root: Path, store: Path) -> FixtureRepo:
-    repo = FixtureRepo(root, store)
-    repo.write(FILES)
+def write_pants_toml(root: Path, resolves: dict[str, str]) -> None:
+    resolve_lines = "\n".join(f'{name} = "{path}"' for name, path in resolves.items())
     (root / "pants.toml").write_text(
         textwrap.dedent(
             f"""
@@ -151,18 +159,79 @@ def make_fixture_repo(root: Path, store: Path) -> FixtureRepo:
             interpreter_constraints = ["CPython==3.13.*"]
             interpreter_versions_universe = ["3.9", "3.10", "3.11", "3.12", "3.13"]
             enable_resolves = true
-            default_resolve = "fx-x86_64"
+            default_resolve = "{next(iter(resolves))}"
             resolves_generate_lockfiles = false
 
             [python.resolves]
-            fx-x86_64 = "3rdparty/fx-x86_64.lock"
-            fx-arm64 = "3rdparty/fx-arm64.lock"
-            pinned = "3rdparty/pinned.lock"
-
             """
         ).lstrip()
+        + resolve_lines
+        + "\n\n"
         + pex_cli_section()
+    )
+
+
+def make_fixture_repo(root: Path, store: Path) -> FixtureRepo:
+    repo = FixtureRepo(root, store)
+    repo.write(FILES)
+    write_pants_toml(
+        root,
+        {
+            "fx-x86_64": "3rdparty/fx-x86_64.lock",
+            "fx-arm64": "3rdparty/fx-arm64.lock",
+            "pinned": "3rdparty/pinned.lock",
+        },
     )
     repo.pants("complete-platforms", "runtimes:")
     repo.pants("generate-lockfiles")
     return repo
+
+
+def native_fixture_files() -> dict[str, str]:
+    """An org shaped like the example: a GDAL stand-in on a PROJ stand-in, layers, functions."""
+    lib = 'native_library(name="{name}", source="{name}.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", {extra})\n'
+    function = """
+        python_sources(name="src")
+        serverless_function(name="{name}", handler="handler.py:handler", runtime="//runtimes:x86_64", layers=[{layers}])
+    """
+    files = {
+        "runtimes/BUILD": RUNTIMES.split("serverless_runtime(name=\"arm64\"")[0],
+        "3rdparty/requirements.txt": "six==1.17.0\n",
+        "3rdparty/BUILD": 'python_requirements(name="reqs", source="requirements.txt", resolve="fx-x86_64")\n',
+        "native/toolchain/BUILD": (
+            'toolchain_image(name="bullseye-x86_64", lockfile="bullseye-x86_64.lock")\n'
+            'toolchain_image(name="bullseye-x86_64-runtime", lockfile="bullseye-x86_64-runtime.lock")\n'
+        ),
+        "native/tinya/BUILD": lib.format(name="tinya", extra='cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"]'),
+        "native/tinyb/BUILD": lib.format(name="tinyb", extra='dependencies=["//native/tinya"], cmake_options=["-DCMAKE_C_FLAGS=-DFLAVOR=1"]'),
+        # geo holds the GDAL stand-in (and, through it, the PROJ stand-in); proj only the latter.
+        "layers/geo/BUILD": 'serverless_layer(name="geo", runtime="//runtimes:x86_64", requirements=["six"], natives=["//native/tinyb"])\n',
+        "layers/proj/BUILD": 'serverless_layer(name="proj", runtime="//runtimes:x86_64", natives=["//native/tinya"])\n',
+    }
+    for name, layers in (("raster", '"//layers/geo"'), ("crs", '"//layers/proj"'), ("plain", "")):
+        files[f"functions/{name}/BUILD"] = function.format(name=name, layers=layers)
+        files[f"functions/{name}/handler.py"] = f"def handler(event, context=None):\n    return {name!r}\n"
+    return files
+
+
+def make_native_fixture_repo(root: Path, store: Path) -> FixtureRepo:
+    from serverless_gis.native.tiny_fixture import TINYA, TINYB, recipe_files, tarball
+
+    repo = FixtureRepo(root, store)
+    repo.write(native_fixture_files())
+    for path in recipe_files():
+        dest = root / path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(Path(path).read_bytes())
+        dest.chmod(Path(path).stat().st_mode)
+    (root / "native/tinya/tinya.tar.gz").write_bytes(tarball(TINYA))
+    (root / "native/tinyb/tinyb.tar.gz").write_bytes(tarball(TINYB))
+    write_pants_toml(root, {"fx-x86_64": "3rdparty/fx-x86_64.lock"})
+    repo.pants("complete-platforms", "runtimes:")
+    repo.pants("generate-lockfiles")
+    return repo
+
+
+def executed(output: str, description: str) -> list[str]:
+    """Processes with this description prefix that ran (Pants logs only executions, not hits)."""
+    return sorted(set(re.findall(rf"Completed: {re.escape(description)} (\S+)", output)))

@@ -10,8 +10,10 @@ from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.backend.python.util_rules.pex_requirements import PexRequirements, Resolve
 from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, PexVenvRequest
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.addresses import Address
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.fs import Digest, MergeDigests
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import Targets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
@@ -19,17 +21,24 @@ from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_cont
 from serverless_gis.layer.target_types import (
     LayerBytecodeField,
     LayerEnvironmentField,
+    LayerNativesField,
     LayerPruneField,
     LayerRequirementsField,
     LayerResolveField,
     LayerRuntimeField,
     LayerSizeBudgetMbField,
 )
+from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
+from serverless_gis.native.target_types import NativeLibraryTarget
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.runtime.target_types import MIB
 
 
-class LayerTooLargeError(Exception):
+class ServerlessLayerError(Exception):
+    pass
+
+
+class LayerTooLargeError(ServerlessLayerError):
     pass
 
 
@@ -39,6 +48,7 @@ class ServerlessLayerFieldSet(PackageFieldSet):
 
     runtime: LayerRuntimeField
     requirements: LayerRequirementsField
+    natives: LayerNativesField
     resolve: LayerResolveField
     size_budget_mb: LayerSizeBudgetMbField
     prune: LayerPruneField
@@ -59,11 +69,36 @@ def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
     return f"{address.spec_path}/{address.target_name}-{runtime.name}.zip".lstrip("/")
 
 
+async def layer_native_tree(address: Address, specs: tuple[str, ...]) -> Digest | None:
+    """One tree holding the layer's native libraries and all they depend on."""
+    if not specs:
+        return None
+    targets = await Get(
+        Targets,
+        UnparsedAddressInputs(specs, owning_address=address, description_of_origin=f"the `natives` of {address}"),
+    )
+    for tgt in targets:
+        if not isinstance(tgt, NativeLibraryTarget):
+            raise ServerlessLayerError(
+                f"{address}: `natives` lists {tgt.address}, a `{tgt.alias}`; only `native_library` "
+                "targets can go there."
+            )
+    built = await MultiGet(
+        Get(BuiltNativeLibrary, NativeLibraryFieldSet, NativeLibraryFieldSet.create(t)) for t in targets
+    )
+    trees = {}
+    for lib in built:
+        trees.update(lib.closure)
+        trees[lib.address] = lib.tree
+    return await Get(Digest, MergeDigests(tree for _, tree in sorted(trees.items(), key=lambda kv: kv[0].spec)))
+
+
 @rule(desc="Build a serverless layer", level=LogLevel.DEBUG)
 async def build_layer(field_set: ServerlessLayerFieldSet) -> BuiltLayer:
     address = field_set.address
     runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
     resolve = field_set.resolve.value or runtime.resolve
+    native_tree = await layer_native_tree(address, field_set.natives.value or ())
     pex = await Get(
         Pex,
         PexRequest(
@@ -101,6 +136,7 @@ async def build_layer(field_set: ServerlessLayerFieldSet) -> BuiltLayer:
             output_path=layer_output_path(address, runtime),
             interpreter_constraint=runtime.interpreter_constraint,
             description=f"Zip layer {address}",
+            native_tree=native_tree,
         ),
     )
     budget_mb = field_set.size_budget_mb.value

@@ -60,6 +60,18 @@ class LayerRequirementsField(StringSequenceField):
     )
 
 
+class LayerNativesField(StringSequenceField):
+    alias = "natives"
+    default = ()
+    help = help_text(
+        """
+        `native_library` targets whose install trees (with their native dependencies) go into
+        the layer: `lib/` lands on `/opt/lib` (Lambda's LD_LIBRARY_PATH) and `share/` on
+        `/opt/share`, the data paths compiled into the libraries.
+        """
+    )
+
+
 class LayerResolveField(StringField):
     alias = "resolve"
     help = help_text(
@@ -113,6 +125,7 @@ class ServerlessLayerTarget(Target):
         *COMMON_TARGET_FIELDS,
         LayerRuntimeField,
         LayerRequirementsField,
+        LayerNativesField,
         LayerResolveField,
         LayerSizeBudgetMbField,
         LayerPruneField,

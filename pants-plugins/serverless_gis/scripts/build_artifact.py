@@ -10,6 +10,7 @@ import importlib.util
 import json
 import marshal
 import os
+import re
 import sys
 import zipfile
 from collections import defaultdict
@@ -79,6 +80,38 @@ def collect(src, prefix, mount, patterns, bytecode):
     return entries
 
 
+def runtime_name(names):
+    """The name a shared library is loaded by: its `libx.so.N` alias if it has one."""
+    sonames = [n for n in names if re.search(r"\.so\.\d+$", n)]
+    return min(sonames or [n for n in names if ".so." in n] or names, key=len)
+
+
+def collect_native(src, patterns):
+    """Native install trees go to the zip root: Lambda mounts a layer at /opt, so lib/ becomes
+    /opt/lib (on LD_LIBRARY_PATH) and share/ the /opt/share compiled into the libraries.
+    Zips cannot be trusted to keep symlinks, so each library ships once, under the name the
+    loader asks for; link-time aliases (`libx.so`) are dropped."""
+    aliases = defaultdict(list)  # real path -> names in its directory
+    for dirpath, dirnames, filenames in os.walk(src):
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            real = os.path.realpath(full)
+            if os.path.isfile(real) and real.startswith(os.path.realpath(src) + os.sep):
+                aliases[real].append(os.path.relpath(full, src).replace(os.sep, "/"))
+    entries = {}
+    for real, names in sorted(aliases.items()):
+        libs = [n for n in names if ".so" in n.rsplit("/", 1)[-1]]
+        chosen = [runtime_name(libs)] if libs else [n for n in names if not os.path.islink(os.path.join(src, n))]
+        for rel in chosen:
+            if pruned(rel, patterns):
+                continue
+            with open(real, "rb") as f:
+                data = f.read()
+            mode = 0o755 if os.stat(real).st_mode & 0o111 else 0o644
+            entries[rel] = (data, mode)
+    return entries
+
+
 def distributions(entries, prefix):
     found = {}
     for path, (data, _) in entries.items():
@@ -119,12 +152,19 @@ def main():
     parser.add_argument("--prefix", default="")
     parser.add_argument("--mount", required=True, help="where the platform mounts the zip")
     parser.add_argument("--prune", action="append", default=[])
+    parser.add_argument("--native-src", help="native install tree placed at the zip root")
+    parser.add_argument("--native-prune", action="append", default=[])
     parser.add_argument("--bytecode", choices=("sourceless", "alongside", "none"), required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--report", required=True)
     args = parser.parse_args()
 
     entries = collect(args.src, args.prefix, args.mount.rstrip("/"), args.prune, args.bytecode)
+    if args.native_src:
+        for path, entry in collect_native(args.native_src, args.native_prune).items():
+            if path in entries:
+                sys.exit(f"error: {path} is both a native file and a Python file")
+            entries[path] = entry
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     write_zip(args.out, entries)
     report = {

@@ -1,0 +1,86 @@
+"""A tiny C library pair standing in for PROJ (tinya) and GDAL (tinyb) in fast tests."""
+
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+
+def recipe_files() -> list[str]:
+    """Repo files a native build needs (scripts, toolchain locks, policy), relative to the root."""
+    return [
+        *sorted(str(p) for p in Path("build-support/docker").iterdir() if p.suffix in (".sh", ".py")),
+        "native/toolchain/bullseye-x86_64.lock",
+        "native/toolchain/bullseye-x86_64-runtime.lock",
+        "native/policy/aws-al2023.json",
+    ]
+
+
+def tarball(files: dict[str, str]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, content in sorted(files.items()):
+            data = content.encode()
+            info = tarfile.TarInfo(f"src/{name}")
+            info.size, info.mtime = len(data), 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+TINYA = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(tinya C)
+find_package(SQLite3 REQUIRED)
+add_library(tinya SHARED tinya.c)
+target_link_libraries(tinya PRIVATE SQLite::SQLite3)
+set_target_properties(tinya PROPERTIES SOVERSION 1)
+install(TARGETS tinya LIBRARY DESTINATION lib)
+install(FILES tinya.h DESTINATION include)
+install(FILES tinya.txt DESTINATION share/tinya)
+""",
+    "tinya.h": "int tinya_answer(void);\nconst char *tinya_sqlite(void);\n",
+    "tinya.c": '#include "tinya.h"\n#include <sqlite3.h>\nint tinya_answer(void) { return ANSWER; }\n'
+    "const char *tinya_sqlite(void) { return sqlite3_libversion(); }\n",
+    "tinya.txt": "data\n",
+}
+
+TINYB = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(tinyb C)
+find_library(TINYA tinya REQUIRED)
+find_path(TINYA_INCLUDE tinya.h REQUIRED)
+add_library(tinyb SHARED tinyb.c)
+target_include_directories(tinyb PRIVATE ${TINYA_INCLUDE})
+target_link_libraries(tinyb PRIVATE ${TINYA})
+install(TARGETS tinyb LIBRARY DESTINATION lib)
+install(FILES tinyb.h DESTINATION include)
+""",
+    "tinyb.h": "int tinyb_double_answer(void);\n",
+    "tinyb.c": '#include "tinyb.h"\n#include <tinya.h>\nint tinyb_double_answer(void) { return 2 * tinya_answer(); }\n'
+    "#ifndef FLAVOR\n#define FLAVOR 0\n#endif\nint tinyb_flavor(void) { return FLAVOR; }\n",
+}
+
+SMOKE = """
+#include <stdio.h>
+#include <tinya.h>
+#include <tinyb.h>
+int main(void) {
+  printf("answer=%d sqlite=%s\\n", tinyb_double_answer(), tinya_sqlite());
+  return tinyb_double_answer() == 84 ? 0 : 1;
+}
+"""
+
+NETWORK = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(net C)
+file(DOWNLOAD http://deb.debian.org/debian/ ${CMAKE_BINARY_DIR}/index.html STATUS st TIMEOUT 20)
+list(GET st 0 code)
+if(NOT code EQUAL 0)
+  message(FATAL_ERROR "network unreachable from the build: ${st}")
+endif()
+""",
+}
