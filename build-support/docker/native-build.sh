@@ -16,6 +16,6 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$out" ] || { echo "native-build: --out is required" >&2; exit 2; }
-"$here/cmake-build.sh" "${args[@]}"
+bash "$here/cmake-build.sh" "${args[@]}"
 python3 "$here/portabilize.py" --tree /tmp/native-out --policy "$policy" "${deps[@]}"
 cp -R /tmp/native-out/. "$out/"

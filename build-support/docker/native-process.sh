@@ -8,7 +8,7 @@
 #                 registry  IMAGE_REF_OR_LOCK is `repo@sha256:...`, pulled on a miss
 # Env: SGIS_TARGET (for messages), SGIS_CCACHE (sandbox-relative named cache, optional),
 #      SGIS_WRITABLE (space-separated dirs created writable for the container user),
-#      SGIS_OPT (sandbox dir mounted read-only at /opt), ALLOWED_SONAMES (passed through).
+#      SGIS_MOUNTS (read-only mounts, see below), ALLOWED_SONAMES and LAMBDA_* (passed through).
 # Exit 97: no Docker daemon.
 set -euo pipefail
 kind="$1" ref="$2" tag="$3"; shift 3
@@ -42,9 +42,10 @@ fi
 
 for d in ${SGIS_WRITABLE:-}; do mkdir -p "$d" && chmod 0777 "$d"; done
 mounts=(-v "$PWD:/work")
-# SGIS_OPT: a sandbox dir mounted read-only at /opt, where Lambda mounts layers.
-[ -n "${SGIS_OPT:-}" ] && mounts+=(-v "$PWD/$SGIS_OPT:/opt:ro")
+# SGIS_MOUNTS: "sandbox-dir:/container/path ..." mounted read-only (e.g. layers at /opt).
+for m in ${SGIS_MOUNTS:-}; do mounts+=(-v "$PWD/${m%%:*}:${m#*:}:ro"); done
 envs=(-e "ALLOWED_SONAMES=${ALLOWED_SONAMES:-}")
+for v in $(compgen -e | grep '^LAMBDA_' || true); do envs+=(-e "$v=${!v}"); done
 if [ -n "${SGIS_CCACHE:-}" ]; then
   ccache_dir="$(readlink -f "$SGIS_CCACHE")"
   chmod 0777 "$ccache_dir"

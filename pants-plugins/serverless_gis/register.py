@@ -1,6 +1,8 @@
 """Serverless GIS ruleset: runtimes, per-platform lockfiles, layers, functions, native builds."""
 
 from serverless_gis import artifact
+from serverless_gis.emulation import rules as emulation_rules
+from serverless_gis.emulation.target_types import CPythonBuildTarget, ServerlessInvokeTestTarget
 from serverless_gis.function import rules as function_rules
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.layer import rules as layer_rules
@@ -20,6 +22,7 @@ def rules():
         *layer_rules.rules(),
         *function_rules.rules(),
         *native_rules.rules(),
+        *emulation_rules.rules(),
     ]
 
 
@@ -30,4 +33,6 @@ def target_types():
         ServerlessFunctionTarget,
         ToolchainImageTarget,
         NativeLibraryTarget,
+        CPythonBuildTarget,
+        ServerlessInvokeTestTarget,
     ]
