@@ -73,7 +73,7 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
     image, source, recipe = await MultiGet(
         Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
         Get(NativeSource, NativeSourceRequest(field_set.source)),
-        Get(Digest, PathGlobs([f"{PYTHON_BUILD}/build-cpython.sh", f"{PYTHON_BUILD}/patches/*", POLICY])),
+        Get(Digest, PathGlobs([f"{PYTHON_BUILD}/build-cpython.sh", POLICY])),
     )
     result = await run_in_image(
         native_build,
@@ -153,7 +153,7 @@ async def run_invoke_test(
     manifest_path = next(a.relpath for a in package.artifacts if a.relpath.endswith(".manifest.json"))
     manifest = json.loads((await Get(DigestContents, DigestSubset(package.digest, PathGlobs([manifest_path]))))[0].content)
     task = await unzip_into(package.digest, zip_path, "task")
-    opts = await MultiGet(unzip_into(layer.artifact.digest, layer.artifact.path, "opt") for layer in layers.layers)
+    opts = [await unzip_into(layer.artifact.digest, layer.artifact.path, "opt") for layer in layers.layers]
     lang = await Get(Digest, AddPrefix(python.tree, "lang"))
     invoker = await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/lambda-invoke.py"]))
     # Lambda extracts each layer over the previous ones into /opt.

@@ -257,7 +257,7 @@ async def fetch_native_source(request: NativeSourceRequest) -> NativeSource:
 
 @dataclass(frozen=True)
 class NativeLibraryFieldSet(PackageFieldSet):
-    required_fields = (NativeSourceField, NativeToolchainField)
+    required_fields = (NativeSourceField, NativeToolchainField, NativeCMakeOptionsField)
 
     source: NativeSourceField
     toolchain: NativeToolchainField

@@ -1,0 +1,243 @@
+#!/usr/bin/env bash
+# Build the GIS bindings (shapely, pyproj, rasterio, fiona) from sdists against the shared native
+# install trees. Runs INSIDE the toolchain container, as the non-root build user, network off.
+# Native trees are copied into /opt (writable by that user, like cmake-build.sh --dep), so every
+# path the bindings see is the final layer path.
+#
+#   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR [--dep TREE]... [--patches DIR]
+#                   [--policy POLICY.json] [--rpath origin|opt|none] [--no-strip] [PACKAGE...]
+#     --python PYTREE   install tree from build-cpython.sh (runs from wherever it is)
+#     --wheelhouse DIR  sdists + build-requirement wheels (fetch-wheelhouse.sh); pip uses it with
+#                       --no-index. Each sdist's [build-system].requires are installed from it into
+#                       a fixed directory (highest version allowed, e.g. cython 3.0.x for fiona
+#                       1.10.1), then built with --no-build-isolation: same bytes on every build.
+#     --out DIR         receives one wheel per PACKAGE (emptied first)
+#     --dep TREE        native install tree (lib/ include/ share/ [bin/]); repeatable; copied into
+#                       /opt in order (later ones win). GEOS, PROJ and GDAL (+ curl) are expected.
+#     --patches DIR     per-sdist recipe files (default: patches/ next to this script):
+#                       <name>-<version>-*.patch  applied with patch -p1 to the unpacked sdist; the
+#                         placeholder @SGIS_PROJ_DATA@ in patched files becomes $PREFIX/share/proj
+#                       <name>-<version>.build-constraints.txt  pip constraints for its isolated
+#                         build environment (e.g. cython==3.0.12 for pyproj 3.6.1)
+#     --policy FILE     glibc/soname policy for the audit (default native/policy/aws-al2023.json)
+#     --rpath MODE      RUNPATH of every extension module: origin (default) = $ORIGIN-relative to
+#                       <layer>/lib for a wheel installed at <layer>/python/ (pip install --target);
+#                       opt = /opt/lib; none = leave it to LD_LIBRARY_PATH (Lambda has /opt/lib)
+#     --no-strip        keep symbols (default: strip --strip-unneeded, before patchelf)
+#     PACKAGE...        default: every sdist in the wheelhouse, in the order shapely pyproj rasterio fiona
+# Env: JOBS=2 (parallel compile jobs where the build backend honours it), SOURCE_DATE_EPOCH
+#      (wheel timestamps), PREFIX=/opt, BUILD_ROOT=/tmp/wheel-build (fixed: paths end up in objects),
+#      LOG_DIR (per-package pip logs copied there).
+# Exit: 0 ok, 2 usage, 1 failure (the package is named).
+set -euo pipefail
+die() { echo "build-wheels: ERROR: $*" >&2; exit "${2:-1}"; }
+log() { echo "build-wheels: $*" >&2; }
+
+here="$(cd "$(dirname "$0")" && pwd)"
+PYTREE="" WH="" OUT="" DEPS=() PATCHES="$here/patches" POLICY="$here/../../native/policy/aws-al2023.json"
+RPATH_MODE=origin STRIP=1 PKGS=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --python) PYTREE="$2"; shift 2 ;;
+    --wheelhouse) WH="$2"; shift 2 ;;
+    --out) OUT="$2"; shift 2 ;;
+    --dep) DEPS+=("$2"); shift 2 ;;
+    --patches) PATCHES="$2"; shift 2 ;;
+    --policy) POLICY="$2"; shift 2 ;;
+    --rpath) RPATH_MODE="$2"; shift 2 ;;
+    --no-strip) STRIP=0; shift ;;
+    -*) die "unknown option $1 (see header of $0)" 2 ;;
+    *) PKGS+=("$1"); shift ;;
+  esac
+done
+[ -n "$PYTREE" ] && [ -n "$WH" ] && [ -n "$OUT" ] || die "--python, --wheelhouse and --out are required" 2
+case "$RPATH_MODE" in origin|opt|none) ;; *) die "--rpath must be origin, opt or none" 2 ;; esac
+PY="$(readlink -f "$PYTREE")/bin/python3"
+[ -x "$PY" ] || die "no bin/python3 in $PYTREE" 2
+WH="$(readlink -f "$WH")"; [ -d "$WH" ] || die "no wheelhouse $WH" 2
+[ -f "$POLICY" ] || die "policy not found: $POLICY" 2
+POLICY="$(readlink -f "$POLICY")"
+[ -d "$PATCHES" ] && PATCHES="$(readlink -f "$PATCHES")"
+mkdir -p "$OUT"; OUT="$(readlink -f "$OUT")"
+PREFIX="${PREFIX:-/opt}"
+BUILD_ROOT="${BUILD_ROOT:-/tmp/wheel-build}"
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"
+export LC_ALL=C TZ=UTC PYTHONHASHSEED=0 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
+export MAX_JOBS="${JOBS:-2}"
+umask 022
+t_start=$SECONDS
+
+# --- natives into /opt
+[ -d "$PREFIX" ] && [ -w "$PREFIX" ] || die "$PREFIX is not writable by uid $(id -u); use a toolchain image built by build-toolchain-image.sh"
+for d in "${DEPS[@]}"; do
+  [ -d "$d" ] || die "dependency tree not found: $d" 2
+  cp -a "$d/." "$PREFIX/"
+done
+
+rm -rf "$BUILD_ROOT"; mkdir -p "$BUILD_ROOT"/{src,raw,fixed,bin,tools,logs}
+export PATH="$BUILD_ROOT/bin:$PATH"
+
+# --- versions of the natives, from their headers
+hdr_define() { sed -nE "s/^#[[:space:]]*define[[:space:]]+$2[[:space:]]+\"?([^\" ]+)\"?.*/\1/p" "$PREFIX/include/$1" | head -n1; }
+GDAL_V="" PROJ_V="" GEOS_V=""
+[ -f "$PREFIX/include/gdal_version.h" ] && GDAL_V="$(hdr_define gdal_version.h GDAL_RELEASE_NAME)"
+[ -f "$PREFIX/include/proj.h" ] && PROJ_V="$(hdr_define proj.h PROJ_VERSION_MAJOR).$(hdr_define proj.h PROJ_VERSION_MINOR).$(hdr_define proj.h PROJ_VERSION_PATCH)"
+[ -f "$PREFIX/include/geos_c.h" ] && GEOS_V="$(hdr_define geos_c.h GEOS_VERSION)"
+log "natives in $PREFIX: GDAL ${GDAL_V:-none}, PROJ ${PROJ_V:-none}, GEOS ${GEOS_V:-none}"
+
+# gdal-config: GDAL's CMake build installs it only with the apps; rasterio/fiona need --cflags,
+# --libs, --datadir, --version. A shim gives exactly the /opt paths.
+if [ -x "$PREFIX/bin/gdal-config" ]; then
+  GDAL_CONFIG="$PREFIX/bin/gdal-config"
+else
+  GDAL_CONFIG="$BUILD_ROOT/bin/gdal-config"
+  cat >"$GDAL_CONFIG" <<SHIM
+#!/bin/sh
+case "\$1" in
+  --cflags) echo "-I$PREFIX/include" ;;
+  --libs) echo "-L$PREFIX/lib -lgdal" ;;
+  --datadir) echo "$PREFIX/share/gdal" ;;
+  --version) echo "$GDAL_V" ;;
+  --prefix) echo "$PREFIX" ;;
+  *) echo "gdal-config shim (build-wheels.sh): unsupported \$1" >&2; exit 1 ;;
+esac
+SHIM
+  chmod +x "$GDAL_CONFIG"
+fi
+unset PROJ_WHEEL PACKAGE_DATA GDAL_DATA PROJ_DATA PROJ_LIB GDAL_VERSION PROJ_VERSION
+export GDAL_CONFIG
+if [ -n "$GDAL_V" ]; then export GDAL_VERSION="$GDAL_V"; fi
+export GEOS_INCLUDE_PATH="$PREFIX/include" GEOS_LIBRARY_PATH="$PREFIX/lib"
+export PROJ_DIR="$PREFIX"
+if [ -n "$PROJ_V" ]; then export PROJ_VERSION="$PROJ_V"; fi
+# no debug info (smaller, fewer build paths in the objects); we link to /opt/lib at build time
+export CFLAGS="-g0" CXXFLAGS="-g0" LDFLAGS="-L$PREFIX/lib"
+
+# --- tools: `wheel` (unpack/pack) from the wheelhouse, into a scratch dir
+"$PY" -m pip install --quiet --no-index --find-links "$WH" --no-cache-dir --target "$BUILD_ROOT/tools" wheel \
+  || die "cannot install 'wheel' from the wheelhouse"
+wheeltool() { PYTHONPATH="$BUILD_ROOT/tools" "$PY" -m wheel "$@"; }
+
+# --- which sdists
+if [ ${#PKGS[@]} = 0 ]; then
+  for p in shapely pyproj rasterio fiona; do
+    ls "$WH" | grep -qiE "^$p-[0-9][^-]*\.(tar\.gz|zip)$" && PKGS+=("$p")
+  done
+fi
+[ ${#PKGS[@]} -gt 0 ] || die "no sdists of shapely/pyproj/rasterio/fiona in $WH" 2
+
+allowed="$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print("\n".join(p["allowed_sonames"]+[x for v in p["interpreters"].values() for x in v]))' "$POLICY")"
+
+summary=()
+for name in "${PKGS[@]}"; do
+  t0=$SECONDS
+  case "$name" in
+    shapely) need="$GEOS_V" what=GEOS ;; pyproj) need="$PROJ_V" what=PROJ ;; rasterio|fiona) need="$GDAL_V" what=GDAL ;; *) need=x ;;
+  esac
+  [ -n "$need" ] || die "$name needs $what in $PREFIX (its include/ has no headers): pass its tree with --dep" 2
+  sdist="$(ls "$WH" | grep -iE "^$name-[0-9][^-]*\.(tar\.gz|zip)$" | head -n1)"
+  [ -n "$sdist" ] || die "no sdist of $name in $WH" 2
+  version="$(echo "$sdist" | sed -E "s/^[^-]+-(.*)\.(tar\.gz|zip)$/\1/")"
+  src="$BUILD_ROOT/src/$name"
+  mkdir -p "$src.x"
+  case "$sdist" in *.zip) (cd "$src.x" && "$PY" -m zipfile -e "$WH/$sdist" .) ;; *) tar -xf "$WH/$sdist" -C "$src.x" --no-same-owner ;; esac
+  mv "$src.x"/* "$src"; rmdir "$src.x"
+  shopt -s nullglob
+  for p in "$PATCHES/$name-$version"-*.patch; do
+    log "$name: patch $(basename "$p")"
+    patch -d "$src" -p1 --forward --no-backup-if-mismatch -s -i "$p" || die "patch $(basename "$p") does not apply to $name $version"
+  done
+  shopt -u nullglob
+  for f in $(grep -rl '@SGIS_PROJ_DATA@' "$src" || true); do sed -i "s#@SGIS_PROJ_DATA@#$PREFIX/share/proj#g" "$f"; done
+  # compile extension modules in parallel (setuptools build_ext --parallel)
+  if ! grep -qs '^\[build_ext\]' "$src/setup.cfg"; then
+    printf '\n[build_ext]\nparallel = %s\n' "$MAX_JOBS" >>"$src/setup.cfg"
+  fi
+
+  # --- build environment: the sdist's [build-system].requires from the wheelhouse, installed into a
+  # FIXED directory (pip's isolated env lives in a random /tmp/pip-build-env-XXXX, and Cython writes
+  # that path into the generated C, so wheels differed from build to build), plus per-sdist pins
+  # beyond its pyproject.toml (<name>-<version>.build-constraints.txt)
+  benv="$BUILD_ROOT/buildenv"; rm -rf "$benv"
+  mapfile -t breqs < <("$PY" -c '
+import sys, tomllib
+try:
+    with open(sys.argv[1], "rb") as f:
+        reqs = tomllib.load(f).get("build-system", {}).get("requires")
+except FileNotFoundError:
+    reqs = None
+print("\n".join(reqs if reqs is not None else ["setuptools>=40.8.0", "wheel"]))' "$src/pyproject.toml")
+  cons=()
+  bc="$PATCHES/$name-$version.build-constraints.txt"
+  if [ -f "$bc" ]; then cons=(-c "$bc"); log "$name: build constraints $(grep -v '^#' "$bc" | tr '\n' ' ')"; fi
+  "$PY" -m pip install --no-index --find-links "$WH" --no-cache-dir --no-compile --target "$benv" \
+      "${cons[@]}" "${breqs[@]}" >"$BUILD_ROOT/logs/$name.buildenv.log" 2>&1 \
+    || { tail -n 20 "$BUILD_ROOT/logs/$name.buildenv.log" >&2; die "$name: build requirements (${breqs[*]}) not satisfiable from the wheelhouse"; }
+  build_deps="$(PYTHONPATH="$benv" "$PY" -c '
+import importlib.metadata as m, sys
+print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributions(path=[sys.argv[1]]))))' "$benv")"
+
+  log "$name $version: pip wheel (network off, build deps: $build_deps)"
+  if ! PYTHONPATH="$benv" PATH="$benv/bin:$PATH" "$PY" -m pip wheel --no-index --find-links "$WH" --no-deps \
+        --no-build-isolation --no-cache-dir -v -w "$BUILD_ROOT/raw" "$src" >"$BUILD_ROOT/logs/$name.log" 2>&1; then
+    grep -E -B2 -A6 'error|Error' "$BUILD_ROOT/logs/$name.log" | tail -n 60 >&2
+    if [ -n "${LOG_DIR:-}" ]; then mkdir -p "$LOG_DIR" && cp "$BUILD_ROOT/logs/$name"*.log "$LOG_DIR/"; fi
+    die "pip wheel $name $version failed (log: $name.log)"
+  fi
+  if [ -n "${LOG_DIR:-}" ]; then mkdir -p "$LOG_DIR" && cp "$BUILD_ROOT/logs/$name"*.log "$LOG_DIR/"; fi
+  whl="$(cd "$BUILD_ROOT/raw" && ls | grep -iE "^${name}-${version}-.*\.whl$" | head -n1)"
+  [ -n "$whl" ] || die "pip wheel $name gave no wheel"
+
+  # --- unpack, strip, RUNPATH, audit, repack (wheel pack rewrites RECORD; SOURCE_DATE_EPOCH mtimes)
+  u="$BUILD_ROOT/unpacked/$name"; rm -rf "$u"; mkdir -p "$u"
+  wheeltool unpack -d "$u" "$BUILD_ROOT/raw/$whl" >/dev/null
+  root="$(ls -d "$u"/*)"
+  nelf=0
+  while IFS= read -r -d '' f; do
+    [ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+    nelf=$((nelf + 1))
+    rel="${f#"$root"/}"
+    case "$(basename "$f")" in
+      *.cpython-*.so|*.abi3.so) ;;
+      *) die "$name wheel bundles a native library: $rel (the layer's /opt/lib must be the only copy)" ;;
+    esac
+    [ "$STRIP" = 1 ] && strip --strip-unneeded "$f"
+    case "$RPATH_MODE" in
+      origin)
+        d="$(dirname "$rel")" up=""
+        [ "$d" = . ] || up="$(echo "$d" | sed -E 's#[^/]+#..#g')/"
+        patchelf --set-rpath "\$ORIGIN/${up}../lib" "$f" ;;
+      opt) patchelf --set-rpath "$PREFIX/lib" "$f" ;;
+      none) patchelf --remove-rpath "$f" ;;
+    esac
+    # every DT_NEEDED must be in the policy or in $PREFIX/lib (the shared natives)
+    for n in $(readelf -d "$f" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
+      echo "$allowed" | grep -qFx "$n" && continue
+      [ -e "$PREFIX/lib/$n" ] && continue
+      die "$name: $rel needs $n, which is neither allowed by the policy nor in $PREFIX/lib"
+    done
+  done < <(find "$root" -type f -print0 | sort -z)
+  find "$root" -type d \( -name '*.libs' -o -name 'proj_dir' -o -name 'gdal_data' -o -name 'proj_data' \) | grep -q . \
+    && die "$name wheel carries its own natives/data dir: $(find "$root" -type d \( -name '*.libs' -o -name proj_dir -o -name gdal_data -o -name proj_data \))"
+  # glibc / libstdc++ symbol ceilings (RUNPATH check passes for origin mode; opt mode is absolute by design)
+  if [ "$RPATH_MODE" != opt ]; then
+    python3 "$here/../docker/portabilize.py" --audit-only --tree "$root" --policy "$POLICY" --dep-tree "$PREFIX" --lib-dir lib \
+      2>&1 | sed "s/^/  [$name] /" >&2 || true
+    python3 "$here/../docker/portabilize.py" --audit-only --tree "$root" --policy "$POLICY" --dep-tree "$PREFIX" --lib-dir lib >/dev/null 2>&1 \
+      || die "$name: glibc/soname audit failed (see above)"
+  fi
+  # generated C/C++ (rasterio 1.5 ships ~20 MB of it as package data) is never used at run time
+  find "$root" -type f \( -name '*.c' -o -name '*.cpp' \) -delete
+  find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  wheeltool pack -d "$BUILD_ROOT/fixed" "$root" >/dev/null
+  secs=$((SECONDS - t0))
+  log "$name $version: ok in $secs s ($nelf extension modules; build deps: $build_deps)"
+  summary+=("$name==$version  ${secs}s  build deps: $build_deps")
+done
+
+find "$OUT" -mindepth 1 -delete
+cp "$BUILD_ROOT/fixed"/*.whl "$OUT/"
+(cd "$OUT" && sha256sum *.whl) >&2
+printf 'build-wheels: %s\n' "${summary[@]}" >&2
+log "done in $((SECONDS - t_start)) s -> $OUT"
