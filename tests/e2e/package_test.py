@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.fixture_repo import FixtureRepo, make_fixture_repo, python313, sha256
+from tests.e2e.fixture_repo import FixtureRepo, make_fixture_repo, python313
 
 EXPECTED = {
     "layers/base/base-x86_64.zip",

@@ -10,10 +10,10 @@ from typing import Any
 from pants.core.goals.package import BuiltPackage
 from pants.core.goals.test import TestFieldSet, TestRequest, TestResult, TestSubsystem
 from pants.core.util_rules.archive import ExtractedArchive, MaybeExtractArchiveRequest
-from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.addresses import Address
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, Directory, DigestContents, DigestSubset, MergeDigests, PathGlobs, RemovePrefix
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
-from pants.engine.target import FieldSet, Targets
+from pants.engine.target import FieldSet
 from pants.option.option_types import SkipOption
 from pants.option.subsystem import Subsystem
 from pants.util.logging import LogLevel
@@ -38,6 +38,7 @@ from serverless_gis.native.rules import (
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
+from serverless_gis.targets import target_named_by
 
 PYTHON_BUILD = "build-support/python-build"
 POLICY = "native/policy/aws-al2023.json"
@@ -131,24 +132,18 @@ async def run_invoke_test(
 ) -> TestResult:
     field_set = batch.single_element
     address = field_set.address
-    targets = await Get(
-        Targets,
-        UnparsedAddressInputs(
-            [field_set.function.value], owning_address=address, description_of_origin=f"the `function` of {address}"
-        ),
-    )
-    function = targets[0]
+    function = await target_named_by(field_set.function.value, address, "function")
     if not isinstance(function, ServerlessFunctionTarget):
         raise NativeBuildError(f"{address}: `function` names {function.address}, not a `serverless_function`.")
     function_fs = ServerlessFunctionFieldSet.create(function)
     runtime = await Get(ServerlessRuntime, RuntimeRequest(function_fs.runtime.value, function.address))
-    package, layers, image, python_targets = await MultiGet(
+    package, layers, image = await MultiGet(
         Get(BuiltPackage, ServerlessFunctionFieldSet, function_fs),
         Get(FunctionLayers, FunctionLayersRequest(function.address, tuple(function_fs.layers.value or ()), runtime)),
         Get(ToolchainImage, ToolchainImageRequest(field_set.image.value, address, "image")),
-        Get(Targets, UnparsedAddressInputs([field_set.python.value], owning_address=address, description_of_origin=f"the `python` of {address}")),
     )
-    python = await Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(python_targets[0]))
+    python_target = await target_named_by(field_set.python.value, address, "python")
+    python = await Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(python_target))
     zip_path = package.artifacts[0].relpath
     manifest_path = next(a.relpath for a in package.artifacts if a.relpath.endswith(".manifest.json"))
     manifest = json.loads((await Get(DigestContents, DigestSubset(package.digest, PathGlobs([manifest_path]))))[0].content)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.target_types import http_source
-from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.addresses import Address
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
@@ -38,6 +38,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
 from serverless_gis.native.subsystem import NativeBuildSubsystem
+from serverless_gis.targets import target_named_by
 from serverless_gis.native.target_types import (
     NativeCMakeOptionsField,
     NativeDependenciesField,
@@ -107,15 +108,7 @@ def lock_tag(lock_content: bytes) -> str:
 
 @rule(desc="Resolve a toolchain_image", level=LogLevel.DEBUG)
 async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainImage:
-    targets = await Get(
-        Targets,
-        UnparsedAddressInputs(
-            [request.spec],
-            owning_address=request.owner,
-            description_of_origin=f"the `{request.field_alias}` field of {request.owner}",
-        ),
-    )
-    tgt = targets[0]
+    tgt = await target_named_by(request.spec, request.owner, request.field_alias)
     if not isinstance(tgt, ToolchainImageTarget):
         raise NativeBuildError(
             f"{request.owner}: `{request.field_alias}` names {tgt.address}, a `{tgt.alias}`, not "

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from pants.backend.python.util_rules.pex import CompletePlatforms
-from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.addresses import Address
 from pants.engine.console import Console
-from pants.engine.fs import CreateDigest, Digest, FileContent, PathGlobs, Snapshot, Workspace
+from pants.engine.fs import CreateDigest, Digest, FileContent, Snapshot, Workspace
 from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import (
-    AllTargets,
     HydratedSources,
     HydrateSourcesRequest,
     Targets,
@@ -20,6 +18,7 @@ from pants.engine.target import (
     WrappedTargetRequest,
 )
 from pants.util.logging import LogLevel
+from serverless_gis.targets import target_named_by
 from serverless_gis.runtime.platforms import complete_platform, render
 from serverless_gis.runtime.target_types import (
     MIB,
@@ -98,15 +97,7 @@ def runtime_from_target(tgt: ServerlessRuntimeTarget, platform_file: Snapshot) -
 
 @rule(desc="Resolve a serverless_runtime", level=LogLevel.DEBUG)
 async def resolve_runtime(request: RuntimeRequest) -> ServerlessRuntime:
-    addresses = await Get(
-        Targets,
-        UnparsedAddressInputs(
-            [request.spec],
-            owning_address=request.owner,
-            description_of_origin=f"the `{request.field_alias}` field of {request.owner}",
-        ),
-    )
-    tgt = addresses[0]
+    tgt = await target_named_by(request.spec, request.owner, request.field_alias)
     if not isinstance(tgt, ServerlessRuntimeTarget):
         raise InvalidRuntimeError(
             f"{request.owner}: the `{request.field_alias}` field names {tgt.address}, which is a "
