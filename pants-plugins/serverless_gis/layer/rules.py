@@ -12,7 +12,7 @@ from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, Pex
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address, UnparsedAddressInputs
 from pants.engine.fs import Digest, MergeDigests
-from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import Targets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
@@ -28,17 +28,12 @@ from serverless_gis.layer.target_types import (
     LayerRuntimeField,
     LayerSizeBudgetMbField,
 )
-from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
-from serverless_gis.native.target_types import NativeLibraryTarget
+from serverless_gis.native.rules import NativeClosure, NativeClosureRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.runtime.target_types import MIB
 
 
-class ServerlessLayerError(Exception):
-    pass
-
-
-class LayerTooLargeError(ServerlessLayerError):
+class LayerTooLargeError(Exception):
     pass
 
 
@@ -77,20 +72,8 @@ async def layer_native_tree(address: Address, specs: tuple[str, ...]) -> Digest 
         Targets,
         UnparsedAddressInputs(specs, owning_address=address, description_of_origin=f"the `natives` of {address}"),
     )
-    for tgt in targets:
-        if not isinstance(tgt, NativeLibraryTarget):
-            raise ServerlessLayerError(
-                f"{address}: `natives` lists {tgt.address}, a `{tgt.alias}`; only `native_library` "
-                "targets can go there."
-            )
-    built = await MultiGet(
-        Get(BuiltNativeLibrary, NativeLibraryFieldSet, NativeLibraryFieldSet.create(t)) for t in targets
-    )
-    trees = {}
-    for lib in built:
-        trees.update(lib.closure)
-        trees[lib.address] = lib.tree
-    return await Get(Digest, MergeDigests(tree for _, tree in sorted(trees.items(), key=lambda kv: kv[0].spec)))
+    closure = await Get(NativeClosure, NativeClosureRequest(targets, address, "natives"))
+    return await Get(Digest, MergeDigests(closure.trees))
 
 
 @rule(desc="Build a serverless layer", level=LogLevel.DEBUG)

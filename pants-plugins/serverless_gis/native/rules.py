@@ -18,7 +18,6 @@ from pants.engine.fs import (
     DigestContents,
     DigestEntries,
     DownloadFile,
-    FileContent,
     FileDigest,
     FileEntry,
     GlobMatchErrorBehavior,
@@ -57,6 +56,16 @@ from serverless_gis.native.target_types import (
 )
 
 DOCKER_SCRIPTS = "build-support/docker"
+# What native steps run (host wrapper, image build on a miss, in-container steps): their cache key.
+STEP_SCRIPTS = (
+    "native-process.sh",
+    "build-toolchain-image.sh",
+    "_rootfs-lib.sh",
+    "native-build.sh",
+    "cmake-build.sh",
+    "portabilize.py",
+    "smoke-check.sh",
+)
 # Fixed so the process key does not depend on where this machine keeps its binaries.
 PROCESS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NO_DOCKER_EXIT = 97
@@ -114,7 +123,7 @@ async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainIm
             f"{request.owner}: `{request.field_alias}` names {tgt.address}, a `{tgt.alias}`, not "
             "a `toolchain_image`."
         )
-    scripts = await Get(Digest, PathGlobs([f"{DOCKER_SCRIPTS}/*.sh", f"{DOCKER_SCRIPTS}/*.py"]))
+    scripts = await Get(Digest, PathGlobs([f"{DOCKER_SCRIPTS}/{name}" for name in STEP_SCRIPTS]))
     registry_ref = tgt[ToolchainRegistryImageField].value
     if registry_ref:
         if not _REGISTRY_REF.match(registry_ref):
@@ -229,18 +238,16 @@ async def fetch_native_source(request: NativeSourceRequest) -> NativeSource:
                 + f".\n{e}\nFix: if the new archive is trusted, update `sha256` and `len` in the "
                 "`http_source`."
             ) from e
-        entries = await Get(DigestEntries, Digest, downloaded)
-        entry = next(e for e in entries if isinstance(e, FileEntry))
-        digest = await Get(Digest, CreateDigest([FileEntry(f"src/{filename}", entry.file_digest)]))
-        return NativeSource(digest, f"src/{filename}")
-    sources = await Get(HydratedSources, HydrateSourcesRequest(field))
-    if not sources.snapshot.files:
-        raise NativeBuildError(f"{field.address}: the source archive `{value}` does not exist.")
-    path = sources.snapshot.files[0]
-    contents = await Get(DigestContents, Digest, sources.snapshot.digest)
-    filename = f"src/{os.path.basename(path)}"
-    digest = await Get(Digest, CreateDigest([FileContent(filename, contents[0].content)]))
-    return NativeSource(digest, filename)
+    else:
+        sources = await Get(HydratedSources, HydrateSourcesRequest(field))
+        if not sources.snapshot.files:
+            raise NativeBuildError(f"{field.address}: the source archive `{value}` does not exist.")
+        filename = os.path.basename(sources.snapshot.files[0])
+        downloaded = sources.snapshot.digest
+    entries = await Get(DigestEntries, Digest, downloaded)
+    entry = next(e for e in entries if isinstance(e, FileEntry))
+    digest = await Get(Digest, CreateDigest([FileEntry(f"src/{filename}", entry.file_digest)]))
+    return NativeSource(digest, f"src/{filename}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,6 +289,43 @@ class NativeSmokeResult:
     output: str
 
 
+@dataclass(frozen=True)
+class NativeClosureRequest:
+    targets: Targets
+    owner: Address
+    field_alias: str
+
+
+@dataclass(frozen=True)
+class NativeClosure:
+    """Built trees of some native libraries and of all they depend on, sorted by address."""
+
+    libraries: tuple[tuple[Address, Digest], ...]
+
+    @property
+    def trees(self) -> tuple[Digest, ...]:
+        return tuple(tree for _, tree in self.libraries)
+
+
+@rule(desc="Build native libraries and their dependencies", level=LogLevel.DEBUG)
+async def build_native_closure(request: NativeClosureRequest) -> NativeClosure:
+    for tgt in request.targets:
+        if not isinstance(tgt, NativeLibraryTarget):
+            raise NativeBuildError(
+                f"{request.owner}: `{request.field_alias}` lists {tgt.address}, a `{tgt.alias}`; "
+                "only `native_library` targets can go there."
+            )
+    built = await MultiGet(
+        Get(BuiltNativeLibrary, NativeLibraryFieldSet, NativeLibraryFieldSet.create(tgt))
+        for tgt in request.targets
+    )
+    trees = {}
+    for lib in built:
+        trees.update(lib.closure)
+        trees[lib.address] = lib.tree
+    return NativeClosure(tuple(sorted(trees.items(), key=lambda kv: kv[0].spec)))
+
+
 def dep_dir(address: Address) -> str:
     return "deps/" + re.sub(r"[^A-Za-z0-9_.-]", "_", address.spec.strip("/"))
 
@@ -292,21 +336,8 @@ async def build_native_library(
 ) -> BuiltNativeLibrary:
     address = field_set.address
     direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
-    for dep in direct:
-        if not isinstance(dep, NativeLibraryTarget):
-            raise NativeBuildError(
-                f"{address}: dependency {dep.address} is a `{dep.alias}`; a `native_library` "
-                "depends only on other `native_library` targets."
-            )
-    built_deps = await MultiGet(
-        Get(BuiltNativeLibrary, NativeLibraryFieldSet, NativeLibraryFieldSet.create(dep))
-        for dep in direct
-    )
-    closure = {}
-    for dep in built_deps:
-        closure.update(dep.closure)
-        closure[dep.address] = dep.tree
-    closure_items = tuple(sorted(closure.items(), key=lambda kv: kv[0].spec))
+    closure = await Get(NativeClosure, NativeClosureRequest(direct, address, "dependencies"))
+    closure_items = closure.libraries
 
     image, source = await MultiGet(
         Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
@@ -377,7 +408,7 @@ async def smoke_check_native_library(
         ToolchainImage, ToolchainImageRequest(field_set.smoke_image.value, address, "smoke_image")
     )
     source_path = os.path.normpath(os.path.join(address.spec_path, field_set.smoke_source.value))
-    trees = [tree for _, tree in request.built.closure] + [request.built.tree]
+    trees = [*(tree for _, tree in request.built.closure), request.built.tree]
     opt, smoke_src = await MultiGet(
         Get(Digest, AddPrefix(await Get(Digest, MergeDigests(trees)), "opt")),
         Get(Digest, PathGlobs([source_path], glob_match_error_behavior=_ERROR, description_of_origin=f"the `smoke_source` of {address}")),
