@@ -5,7 +5,8 @@
 # path the bindings see is the final layer path.
 #
 #   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR [--dep TREE]... [--patches DIR]
-#                   [--policy POLICY.json] [--rpath origin|opt|none] [--no-strip] [PACKAGE...]
+#                   [--policy POLICY.json] [--rpath origin|opt|none] [--no-strip] [--repack NAME]...
+#                   [PACKAGE...]
 #     --python PYTREE   install tree from build-cpython.sh (runs from wherever it is)
 #     --wheelhouse DIR  sdists + build-requirement wheels (fetch-wheelhouse.sh); pip uses it with
 #                       --no-index. Each sdist's [build-system].requires are installed from it into
@@ -24,6 +25,10 @@
 #                       <layer>/lib for a wheel installed at <layer>/python/ (pip install --target);
 #                       opt = /opt/lib; none = leave it to LD_LIBRARY_PATH (Lambda has /opt/lib)
 #     --no-strip        keep symbols (default: strip --strip-unneeded, before patchelf)
+#     --repack NAME     also repack the wheel of NAME from the wheelhouse (e.g. numpy): extension
+#                       modules stripped, audited; its auditwheel-vendored `<name>.libs/` stay as they
+#                       are (patchelf rewrote them: strip breaks their segment alignment, as seen
+#                       with numpy's OpenBLAS: "ELF load command address/offset not properly aligned")
 #     PACKAGE...        default: every sdist in the wheelhouse, in the order shapely pyproj rasterio fiona
 # Env: JOBS=2 (parallel compile jobs where the build backend honours it), SOURCE_DATE_EPOCH
 #      (wheel timestamps), PREFIX=/opt, BUILD_ROOT=/tmp/wheel-build (fixed: paths end up in objects),
@@ -35,7 +40,7 @@ log() { echo "build-wheels: $*" >&2; }
 
 here="$(cd "$(dirname "$0")" && pwd)"
 PYTREE="" WH="" OUT="" DEPS=() PATCHES="$here/patches" POLICY="$here/../../native/policy/aws-al2023.json"
-RPATH_MODE=origin STRIP=1 PKGS=()
+RPATH_MODE=origin STRIP=1 PKGS=() REPACK=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PYTREE="$2"; shift 2 ;;
@@ -46,6 +51,7 @@ while [ $# -gt 0 ]; do
     --policy) POLICY="$2"; shift 2 ;;
     --rpath) RPATH_MODE="$2"; shift 2 ;;
     --no-strip) STRIP=0; shift ;;
+    --repack) REPACK+=("$2"); shift 2 ;;
     -*) die "unknown option $1 (see header of $0)" 2 ;;
     *) PKGS+=("$1"); shift ;;
   esac
@@ -234,6 +240,26 @@ print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributi
   secs=$((SECONDS - t0))
   log "$name $version: ok in $secs s ($nelf extension modules; build deps: $build_deps)"
   summary+=("$name==$version  ${secs}s  build deps: $build_deps")
+done
+
+for name in "${REPACK[@]}"; do
+  whl="$(ls "$WH" | grep -iE "^${name}-[0-9][^-]*-.*\.whl$" | head -n1)"
+  [ -n "$whl" ] || die "no wheel of $name in $WH to repack" 2
+  u="$BUILD_ROOT/unpacked/$name"; rm -rf "$u"; mkdir -p "$u"
+  wheeltool unpack -d "$u" "$WH/$whl" >/dev/null
+  root="$(ls -d "$u"/*)"
+  while IFS= read -r -d '' f; do
+    [ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
+    case "$f" in *.libs/*) continue ;; esac
+    [ "$STRIP" = 1 ] && strip --strip-unneeded "$f"
+  done < <(find "$root" -type f -print0 | sort -z)
+  libs="$(cd "$root" && ls -d *.libs 2>/dev/null | head -n1)"
+  python3 "$here/../docker/portabilize.py" --audit-only --tree "$root" --policy "$POLICY" --lib-dir "${libs:-lib}" \
+    >"$BUILD_ROOT/logs/$name.audit.log" 2>&1 || { sed "s/^/  [$name] /" "$BUILD_ROOT/logs/$name.audit.log" >&2; die "$name: glibc/soname audit failed"; }
+  find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  wheeltool pack -d "$BUILD_ROOT/fixed" "$root" >/dev/null
+  log "$name: repacked $whl (extension modules stripped)"
+  summary+=("$name  repacked from $whl")
 done
 
 find "$OUT" -mindepth 1 -delete

@@ -6,6 +6,7 @@ import json
 import pkgutil
 from dataclasses import dataclass
 
+from pants.core.util_rules.archive import ExtractedArchive, MaybeExtractArchiveRequest
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.engine.fs import (
@@ -41,6 +42,8 @@ class ZipArtifactRequest:
     description: str
     # A native install tree (lib/, share/) placed at the zip root, pruned of build-only files.
     native_tree: Digest | None = None
+    # Wheels installed over `src`, replacing any distribution of the same project.
+    wheels: Digest | None = None
 
 
 # Headers, static archives and CMake/pkg-config files only matter when compiling.
@@ -56,6 +59,8 @@ class ZipArtifact:
     zipped_bytes: int
     contributors: tuple[tuple[str, int], ...]
     distributions: FrozenDict[str, str]
+    # Native libraries or data files found more than once: (name, paths).
+    duplicates: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def mib(n: int) -> str:
@@ -66,6 +71,12 @@ def mib(n: int) -> str:
 
 def format_contributors(contributors: tuple[tuple[str, int], ...], limit: int = 10) -> str:
     return "\n".join(f"  {size / (1024 * 1024):8.1f} MiB  {name}" for name, size in contributors[:limit])
+
+
+async def unzip_into(zip_digest: Digest, zip_path: str, prefix: str) -> Digest:
+    only_zip = await Get(Digest, DigestSubset(zip_digest, PathGlobs([zip_path])))
+    extracted = await Get(ExtractedArchive, MaybeExtractArchiveRequest(only_zip))
+    return await Get(Digest, AddPrefix(extracted.digest, prefix))
 
 
 @rule(desc="Build a deterministic deployable zip", level=LogLevel.DEBUG)
@@ -84,6 +95,11 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
     if request.native_tree is not None:
         digests.append(await Get(Digest, AddPrefix(request.native_tree, "__native")))
         native_args = ("--native-src=__native", *(f"--native-prune={p}" for p in NATIVE_PRUNE))
+    wheel_args: tuple[str, ...] = ()
+    if request.wheels is not None:
+        digests.append(await Get(Digest, AddPrefix(request.wheels, "__wheels")))
+        entries = await Get(DigestEntries, Digest, request.wheels)
+        wheel_args = tuple(sorted(f"--wheel=__wheels/{e.path}" for e in entries if isinstance(e, FileEntry)))
     input_digest = await Get(Digest, MergeDigests(digests))
     report = "__report.json"
     result = await Get(
@@ -100,6 +116,7 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
                 f"--report={report}",
                 *(f"--prune={p}" for p in request.prune),
                 *native_args,
+                *wheel_args,
             ),
             input_digest=input_digest,
             output_files=(request.output_path, report),
@@ -126,6 +143,7 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
         zipped_bytes=data["zipped_bytes"],
         contributors=tuple((name, size) for name, size in data["contributors"]),
         distributions=FrozenDict(data["distributions"]),
+        duplicates=tuple((name, tuple(paths)) for name, paths in data["duplicates"]),
     )
 
 

@@ -1,12 +1,15 @@
 """Serverless GIS ruleset: runtimes, per-platform lockfiles, layers, functions, native builds."""
 
 from serverless_gis import artifact
+from serverless_gis.bindings import rules as bindings_rules
+from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.emulation import rules as emulation_rules
 from serverless_gis.emulation.target_types import CPythonBuildTarget, ServerlessInvokeTestTarget
 from serverless_gis.function import rules as function_rules
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.layer import rules as layer_rules
 from serverless_gis.layer.target_types import ServerlessLayerTarget
+from serverless_gis.native import cpython as native_cpython
 from serverless_gis.native import rules as native_rules
 from serverless_gis.native.target_types import NativeLibraryTarget, ToolchainImageTarget
 from serverless_gis.runtime import lockfiles as runtime_lockfiles
@@ -22,6 +25,8 @@ def rules():
         *layer_rules.rules(),
         *function_rules.rules(),
         *native_rules.rules(),
+        *native_cpython.rules(),
+        *bindings_rules.rules(),
         *emulation_rules.rules(),
     ]
 
@@ -34,5 +39,6 @@ def target_types():
         ToolchainImageTarget,
         NativeLibraryTarget,
         CPythonBuildTarget,
+        PythonBindingsTarget,
         ServerlessInvokeTestTarget,
     ]

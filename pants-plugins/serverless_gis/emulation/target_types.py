@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from pants.core.goals.test import TestTimeoutField
-from pants.engine.target import COMMON_TARGET_FIELDS, StringField, Target
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    DictStringToStringField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
 from pants.util.strutil import help_text
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
 
@@ -39,8 +45,33 @@ class InvokeEventField(StringField):
 
 class InvokeExpectField(StringField):
     alias = "expect"
-    required = True
     help = "The JSON result the handler must return (compared after parsing)."
+
+
+class InvokeExpectErrorField(StringField):
+    alias = "expect_error"
+    help = help_text(
+        """
+        Instead of `expect`: the invoke must fail, and Lambda's error document must contain this
+        text (a test that proves a broken layer is caught).
+        """
+    )
+
+
+class InvokeEnvironmentField(DictStringToStringField):
+    alias = "environment"
+    help = "Extra environment variables of the invoke, on top of Lambda's (e.g. `PROJ_DATA`)."
+
+
+class InvokeHideField(StringSequenceField):
+    alias = "hide"
+    default = ()
+    help = help_text(
+        """
+        Paths under /opt (as `share/proj/proj.db`) removed from the unzipped layers before the
+        invoke, to show what the function does when a layer lacks them.
+        """
+    )
 
 
 class InvokeImageField(StringField):
@@ -67,6 +98,9 @@ class ServerlessInvokeTestTarget(Target):
         InvokeFunctionField,
         InvokeEventField,
         InvokeExpectField,
+        InvokeExpectErrorField,
+        InvokeEnvironmentField,
+        InvokeHideField,
         InvokeImageField,
         InvokePythonField,
         TestTimeoutField,

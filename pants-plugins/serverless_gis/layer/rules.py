@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 from pants.backend.python.target_types import PexLayout
 from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.backend.python.util_rules.pex_requirements import PexRequirements, Resolve
@@ -17,8 +19,12 @@ from pants.engine.target import Targets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
-from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.engine.fs import DigestContents, PathGlobs
+from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib, unzip_into
+from serverless_gis.bindings.rules import BuiltBindings, BindingsRequest
 from serverless_gis.layer.target_types import (
+    LayerBindingsField,
     LayerBytecodeField,
     LayerEnvironmentField,
     LayerNativesField,
@@ -28,12 +34,19 @@ from serverless_gis.layer.target_types import (
     LayerRuntimeField,
     LayerSizeBudgetMbField,
 )
-from serverless_gis.native.rules import NativeClosure, NativeClosureRequest
+from serverless_gis.native.cpython import PYTHON_BUILD
+from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
+from serverless_gis.native.subsystem import NativeBuildSubsystem
+from serverless_gis.python_lock import closure, parse_lockfile
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.runtime.target_types import MIB
 
 
 class LayerTooLargeError(Exception):
+    pass
+
+
+class LayerDuplicatesError(Exception):
     pass
 
 
@@ -44,6 +57,7 @@ class ServerlessLayerFieldSet(PackageFieldSet):
     runtime: LayerRuntimeField
     requirements: LayerRequirementsField
     natives: LayerNativesField
+    bindings: LayerBindingsField
     resolve: LayerResolveField
     size_budget_mb: LayerSizeBudgetMbField
     prune: LayerPruneField
@@ -64,31 +78,61 @@ def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
     return f"{address.spec_path}/{address.target_name}-{runtime.name}.zip".lstrip("/")
 
 
-async def layer_native_tree(address: Address, specs: tuple[str, ...]) -> Digest | None:
-    """One tree holding the layer's native libraries and all they depend on."""
-    if not specs:
+async def layer_native_tree(
+    address: Address, specs: tuple[str, ...], bindings: tuple[BuiltBindings, ...]
+) -> Digest | None:
+    """One tree holding the layer's native libraries, those its bindings link, and all they need."""
+    trees: list[Digest] = [tree for b in bindings for tree in b.natives.trees]
+    if specs:
+        targets = await Get(
+            Targets,
+            UnparsedAddressInputs(specs, owning_address=address, description_of_origin=f"the `natives` of {address}"),
+        )
+        closure_ = await Get(NativeClosure, NativeClosureRequest(targets, address, "natives"))
+        trees.extend(closure_.trees)
+    if not trees:
         return None
-    targets = await Get(
-        Targets,
-        UnparsedAddressInputs(specs, owning_address=address, description_of_origin=f"the `natives` of {address}"),
-    )
-    closure = await Get(NativeClosure, NativeClosureRequest(targets, address, "natives"))
-    return await Get(Digest, MergeDigests(closure.trees))
+    return await Get(Digest, MergeDigests(trees))
+
+
+async def lock_requirements(
+    address: Address, requirements: tuple[str, ...], lockfile: str, built: set[str]
+) -> tuple[str, ...]:
+    """The requirements to take from the lockfile when bindings provide some projects: every other
+    project of their closure, pinned, so the lock's own wheels of the built projects stay out."""
+    if not built:
+        return requirements
+    contents = await Get(DigestContents, PathGlobs([lockfile]))
+    projects = parse_lockfile(contents[0].content)
+    names = closure(projects, {Requirement(r).name for r in requirements} | built) - built
+    return tuple(f"{name}=={projects[name].version}" for name in sorted(names))
 
 
 @rule(desc="Build a serverless layer", level=LogLevel.DEBUG)
-async def build_layer(field_set: ServerlessLayerFieldSet) -> BuiltLayer:
+async def build_layer(
+    field_set: ServerlessLayerFieldSet, python_setup: PythonSetup, native_build: NativeBuildSubsystem
+) -> BuiltLayer:
     address = field_set.address
     runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
     resolve = field_set.resolve.value or runtime.resolve
-    native_tree = await layer_native_tree(address, field_set.natives.value or ())
+    bindings = []
+    for spec in field_set.bindings.value or ():
+        built_bindings = await Get(BuiltBindings, BindingsRequest(spec, address, "bindings"))
+        # Bindings are built for one runtime; the layer's other runtimes use the lockfile's wheels.
+        if built_bindings.runtime == runtime.address:
+            bindings.append(built_bindings)
+    native_tree = await layer_native_tree(address, field_set.natives.value or (), tuple(bindings))
+    built = {name for b in bindings for name in b.projects}
+    requirements = await lock_requirements(
+        address, tuple(field_set.requirements.value or ()), python_setup.resolves[resolve], built
+    )
     pex = await Get(
         Pex,
         PexRequest(
             output_filename="layer.pex",
             internal_only=False,
             requirements=PexRequirements(
-                field_set.requirements.value,
+                requirements,
                 from_superset=Resolve(resolve, use_entire_lockfile=False),
                 description_of_origin=f"the `requirements` of {address}",
             ),
@@ -120,8 +164,29 @@ async def build_layer(field_set: ServerlessLayerFieldSet) -> BuiltLayer:
             interpreter_constraint=runtime.interpreter_constraint,
             description=f"Zip layer {address}",
             native_tree=native_tree,
+            wheels=await Get(Digest, MergeDigests(b.wheels for b in bindings)) if bindings else None,
         ),
     )
+    if artifact.duplicates:
+        raise LayerDuplicatesError(
+            f"{address}: the layer ships these native libraries or data files more than once:\n"
+            + "\n".join(f"  {name}: {', '.join(paths)}" for name, paths in artifact.duplicates)
+            + "\nFix: build the bindings that bundle them against the layer's `natives` "
+            "(`bindings=`), or split the packages across layers."
+        )
+    for b in bindings[:1]:
+        # Built wheels: check every ELF as Lambda will load it from /opt (policy symbol ceilings).
+        await run_in_image(
+            native_build,
+            b.toolchain,
+            address,
+            ("python3", f"{PYTHON_BUILD}/audit-layer.py", "--tree", "layer", "--policy", b.policy),
+            await Get(Digest, MergeDigests([
+                await unzip_into(artifact.digest, artifact.path, "layer"),
+                await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/audit-layer.py", b.policy])),
+            ])),
+            description=f"Audit the ELF files of {address}",
+        )
     budget_mb = field_set.size_budget_mb.value
     budget = budget_mb * MIB if budget_mb is not None else runtime.max_unzipped_bytes
     if artifact.unzipped_bytes > budget:

@@ -34,6 +34,9 @@ DEFAULT_LAYER_PRUNE = (
     "*.dist-info/INSTALLER",
     "*.dist-info/REQUESTED",
     "*.dist-info/direct_url.json",
+    "*.a",
+    # numpy's SIMD test module (3 MiB), imported by numpy's own tests only
+    "/numpy/_core/_simd.*",
 )
 
 
@@ -68,6 +71,19 @@ class LayerNativesField(StringSequenceField):
         `native_library` targets whose install trees (with their native dependencies) go into
         the layer: `lib/` lands on `/opt/lib` (Lambda's LD_LIBRARY_PATH) and `share/` on
         `/opt/share`, the data paths compiled into the libraries.
+        """
+    )
+
+
+class LayerBindingsField(StringSequenceField):
+    alias = "bindings"
+    default = ()
+    help = help_text(
+        """
+        `python_bindings` targets whose wheels replace the lockfile's distributions of the same
+        projects (e.g. shapely, pyproj, rasterio, fiona built against one shared GDAL/PROJ/GEOS).
+        Their native libraries join `natives`, so the layer holds one copy of each. Bindings
+        apply to the layer variant of their own `runtime`; other variants use the lockfile's wheels.
         """
     )
 
@@ -126,6 +142,7 @@ class ServerlessLayerTarget(Target):
         LayerRuntimeField,
         LayerRequirementsField,
         LayerNativesField,
+        LayerBindingsField,
         LayerResolveField,
         LayerSizeBudgetMbField,
         LayerPruneField,

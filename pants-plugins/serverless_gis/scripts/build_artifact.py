@@ -1,11 +1,13 @@
-"""Turn an installed tree into a deployable zip: prune, precompile bytecode, zip deterministically.
+"""Turn an installed tree into a deployable zip: install replacement wheels, prune, precompile
+bytecode, place native trees, check for duplicated libraries, zip deterministically.
 
 Runs inside a Pants process with the runtime's Python (bytecode must match its version).
-Writes the zip and a JSON report (sizes, largest contributors, distributions found).
+Writes the zip and a JSON report (sizes, largest contributors, distributions found, duplicates).
 """
 
 import argparse
 import fnmatch
+import hashlib
 import importlib.util
 import json
 import marshal
@@ -16,6 +18,87 @@ import zipfile
 from collections import defaultdict
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
+# `libgdal.so.36`, `libscipy_openblas64_-56d6093b.so`, `libgfortran-040039e1-0352e75f.so.5.0.0`
+SHARED_LIBRARY = re.compile(r"^(lib[A-Za-z0-9_+]+?)(?:-[0-9a-f]{8})*\.so(?:\.[0-9.]+)?$")
+DATA_FILES = ("proj.db",)
+LARGE = 64 * 1024
+
+
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def installed_dists(src):
+    return {
+        canonical(d[: -len(".dist-info")].rsplit("-", 1)[0]): d
+        for d in os.listdir(src)
+        if d.endswith(".dist-info")
+    }
+
+
+def remove_dist(src, dist_info):
+    record = os.path.join(src, dist_info, "RECORD")
+    if not os.path.exists(record):
+        sys.exit(f"error: {dist_info} has no RECORD, so it cannot be replaced by a built wheel")
+    dirs = set()
+    with open(record) as f:
+        for line in f:
+            rel = line.rsplit(",", 2)[0]
+            path = os.path.normpath(os.path.join(src, rel))
+            if rel and path.startswith(os.path.abspath(src) + os.sep) and os.path.isfile(path):
+                os.remove(path)
+                dirs.add(os.path.dirname(path))
+    for d in sorted(dirs, key=len, reverse=True):
+        while d != os.path.abspath(src) and os.path.isdir(d) and not os.listdir(d):
+            os.rmdir(d)
+            d = os.path.dirname(d)
+    if os.path.isdir(os.path.join(src, dist_info)):
+        sys.exit(f"error: removing {dist_info} left files behind")
+
+
+def install_wheel(src, wheel):
+    """Unpack a wheel into the tree (purelib/platlib at its root; scripts, headers, data dropped)."""
+    with zipfile.ZipFile(wheel) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            if info.is_dir():
+                continue
+            rel = info.filename
+            data_dir = re.match(r"[^/]+\.data/([^/]+)/(.*)", rel)
+            if data_dir:
+                if data_dir.group(1) not in ("purelib", "platlib"):
+                    continue
+                rel = data_dir.group(2)
+            dest = os.path.join(src, rel)
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            with open(dest, "wb") as f:
+                f.write(zf.read(info))
+            os.chmod(dest, 0o755 if (info.external_attr >> 16) & 0o111 else 0o644)
+
+
+def install_wheels(src, wheels):
+    os.makedirs(src, exist_ok=True)
+    for wheel in wheels:
+        dists = installed_dists(src)
+        old = dists.get(canonical(os.path.basename(wheel).split("-")[0]))
+        if old:
+            remove_dist(src, old)
+        install_wheel(src, wheel)
+
+
+def duplicates(entries):
+    """Native libraries (by name, whatever their hash suffix or version), PROJ databases, and
+    any large file with identical bytes, found more than once."""
+    groups = defaultdict(list)
+    for path, (data, _) in entries.items():
+        base = path.rsplit("/", 1)[-1]
+        lib = SHARED_LIBRARY.match(base)
+        if lib and data[:4] == b"\x7fELF":
+            groups[lib.group(1)].append(path)
+        elif base in DATA_FILES:
+            groups[base].append(path)
+        elif len(data) >= LARGE:
+            groups["sha256:" + hashlib.sha256(data).hexdigest()[:16]].append(path)
+    return sorted((name, sorted(paths)) for name, paths in groups.items() if len(paths) > 1)
 
 
 def pruned(rel_path, patterns):
@@ -154,11 +237,14 @@ def main():
     parser.add_argument("--prune", action="append", default=[])
     parser.add_argument("--native-src", help="native install tree placed at the zip root")
     parser.add_argument("--native-prune", action="append", default=[])
+    parser.add_argument("--wheel", action="append", default=[], help="wheel replacing its project")
     parser.add_argument("--bytecode", choices=("sourceless", "alongside", "none"), required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--report", required=True)
     args = parser.parse_args()
 
+    if args.wheel:
+        install_wheels(args.src, args.wheel)
     entries = collect(args.src, args.prefix, args.mount.rstrip("/"), args.prune, args.bytecode)
     if args.native_src:
         for path, entry in collect_native(args.native_src, args.native_prune).items():
@@ -173,6 +259,7 @@ def main():
         "files": len(entries),
         "contributors": contributors(entries, args.prefix)[:15],
         "distributions": distributions(entries, args.prefix),
+        "duplicates": duplicates(entries),
     }
     with open(args.report, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)

@@ -82,3 +82,53 @@ def test_function_zip_keeps_sources_with_pycache(tmp_path: Path) -> None:
         tag = sys.implementation.cache_tag
         assert zf.namelist() == [f"__pycache__/handler.{tag}.pyc", "handler.py"]
     assert report["contributors"][0][0] in ("__pycache__", "handler.py")
+
+
+def make_wheel(path: Path, files: dict[str, bytes]) -> None:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+
+
+def test_built_wheel_replaces_the_locked_distribution(tmp_path: Path) -> None:
+    src = tmp_path / "tree"
+    write(src, "geo/__init__.py", "SOURCE = 'pypi'\n")
+    write(src, "geo/_bundled.py", "x = 1\n")
+    write(src, "geo-2.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: geo\nVersion: 2.0\n\n")
+    write(src, "geo-2.0.dist-info/RECORD", "geo/__init__.py,,\ngeo/_bundled.py,,\ngeo-2.0.dist-info/METADATA,,\ngeo-2.0.dist-info/RECORD,,\n")
+    write(src, "other/__init__.py", "")
+    wheel = tmp_path / "geo-2.0-cp313-cp313-linux_x86_64.whl"
+    make_wheel(wheel, {
+        "geo/__init__.py": b"SOURCE = 'built'\n",
+        "geo-2.0.data/purelib/geo/extra.py": b"y = 2\n",
+        "geo-2.0.data/scripts/geo-cli": b"#!python\n",
+        "geo-2.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: geo\nVersion: 2.0\n\n",
+    })
+    out, report = build(tmp_path, src, "layer", "--prefix=python/", "--mount=/opt", "--bytecode=none", f"--wheel={wheel}")
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == [
+            "python/geo-2.0.dist-info/METADATA",
+            "python/geo/__init__.py",
+            "python/geo/extra.py",
+            "python/other/__init__.py",
+        ]
+        assert zf.read("python/geo/__init__.py") == b"SOURCE = 'built'\n"
+    assert report["distributions"] == {"geo": "2.0"}
+    assert report["duplicates"] == []
+
+
+def test_duplicated_native_libraries_and_proj_db_are_reported(tmp_path: Path) -> None:
+    src, native = tmp_path / "tree", tmp_path / "native"
+    elf = "\x7fELF" + "x" * 100
+    write(src, "rasterio.libs/libgdal-1a2b3c4d.so.36.3.10.3", elf + "rasterio")
+    write(src, "pyproj/proj_dir/share/proj/proj.db", "db one")
+    write(src, "numpy.libs/libgfortran-040039e1-0352e75f.so.5.0.0", elf)
+    write(native, "lib/libgdal.so.36", elf + "ours")
+    write(native, "share/proj/proj.db", "db two")
+    _, report = build(
+        tmp_path, src, "dup", "--prefix=python/", "--mount=/opt", "--bytecode=none", f"--native-src={native}"
+    )
+    assert report["duplicates"] == [
+        ["libgdal", ["lib/libgdal.so.36", "python/rasterio.libs/libgdal-1a2b3c4d.so.36.3.10.3"]],
+        ["proj.db", ["python/pyproj/proj_dir/share/proj/proj.db", "share/proj/proj.db"]],
+    ]

@@ -1,0 +1,257 @@
+"""Building `python_bindings`: wheels from sdists against shared native libraries, network off."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.fs import (
+    AddPrefix,
+    CreateDigest,
+    Digest,
+    DigestContents,
+    DigestEntries,
+    DownloadFile,
+    FileDigest,
+    FileEntry,
+    MergeDigests,
+    PathGlobs,
+    RemovePrefix,
+)
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import FieldSet, HydratedSources, HydrateSourcesRequest, Targets
+from pants.util.frozendict import FrozenDict
+from pants.util.logging import LogLevel
+from serverless_gis.bindings.target_types import (
+    BindingsNativesField,
+    BindingsPackagesField,
+    BindingsPatchesField,
+    BindingsPythonField,
+    BindingsRepackField,
+    BindingsRuntimeField,
+    BindingsWheelhouseField,
+    PythonBindingsTarget,
+)
+from serverless_gis.native.cpython import PYTHON_BUILD, BuiltCPython, CPythonRequest
+from serverless_gis.native.rules import (
+    NativeClosure,
+    NativeClosureRequest,
+    ToolchainImage,
+    ToolchainImageRequest,
+    dep_dir,
+    run_in_image,
+)
+from serverless_gis.native.subsystem import NativeBuildSubsystem
+from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
+from serverless_gis.python_lock import parse_lockfile
+from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
+from serverless_gis.targets import target_named_by
+
+
+class BindingsError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class PythonBindingsFieldSet(FieldSet):
+    required_fields = (BindingsPackagesField, BindingsWheelhouseField, BindingsPythonField)
+
+    wheelhouse: BindingsWheelhouseField
+    packages: BindingsPackagesField
+    repack: BindingsRepackField
+    natives: BindingsNativesField
+    python: BindingsPythonField
+    runtime: BindingsRuntimeField
+    patches: BindingsPatchesField
+    toolchain: NativeToolchainField
+    policy: NativePolicyField
+
+
+@dataclass(frozen=True)
+class BuiltBindings:
+    address: Address
+    wheels: Digest  # one `<name>-<version>-*.whl` per project, at the digest root
+    projects: FrozenDict[str, str]  # canonical project name -> version
+    natives: NativeClosure
+    toolchain: ToolchainImage  # where layers holding these wheels are audited
+    policy: str
+    runtime: Address
+
+
+@dataclass(frozen=True)
+class BindingsRequest:
+    spec: str
+    owner: Address
+    field_alias: str
+
+
+@dataclass(frozen=True)
+class WheelhouseFile:
+    name: str
+    version: str
+    kind: str
+    filename: str
+    url: str
+    sha256: str
+    size: int
+
+
+def parse_wheelhouse(address: Address, path: str, content: bytes) -> tuple[WheelhouseFile, ...]:
+    try:
+        files = tuple(
+            WheelhouseFile(
+                canonicalize_name(f["name"]), f["version"], f["kind"], f["filename"], f["url"],
+                f["sha256"], int(f["size"]),
+            )
+            for f in json.loads(content)["files"]
+        )
+    except (ValueError, KeyError, TypeError) as e:
+        raise BindingsError(
+            f"{address}: `{path}` is not a wheelhouse lock ({e}). Regenerate it with "
+            f"`{PYTHON_BUILD}/lock-wheelhouse.py wheelhouse.in wheelhouse.lock`."
+        )
+    return files
+
+
+def check_versions(
+    address: Address,
+    wanted: dict[str, str],
+    files: tuple[WheelhouseFile, ...],
+    locked: dict[str, str],
+    lockfile: str,
+    wheelhouse: str,
+) -> dict[str, str]:
+    """Each project to build or repack: exactly one file of the right kind, at the runtime's version."""
+    versions = {}
+    for name, kind in wanted.items():
+        hits = [f for f in files if f.name == name and f.kind == kind]
+        if len(hits) != 1:
+            raise BindingsError(
+                f"{address}: `{wheelhouse}` must hold exactly one {kind} of `{name}`, found "
+                f"{[f.filename for f in hits] or 'none'}. Add `{name}==<version>"
+                f"{'  # sdist' if kind == 'sdist' else ''}` to wheelhouse.in and re-lock."
+            )
+        version = hits[0].version
+        if name not in locked:
+            raise BindingsError(
+                f"{address}: `{name}` is not in the runtime's lockfile {lockfile}, so functions "
+                "could not depend on it. Add it to the resolve's requirements and run "
+                "`./pants generate-lockfiles`."
+            )
+        if locked[name] != version:
+            raise BindingsError(
+                f"{address}: version conflict on `{name}`: the wheelhouse has {version}, the "
+                f"runtime's lockfile {lockfile} pins {locked[name]}. Pin the same version in "
+                "wheelhouse.in (and re-lock) or in the resolve's requirements."
+            )
+        versions[name] = version
+    return versions
+
+
+async def download_wheelhouse(address: Address, files: tuple[WheelhouseFile, ...]) -> Digest:
+    async def one(f: WheelhouseFile) -> Digest:
+        try:
+            downloaded = await Get(Digest, DownloadFile(f.url, FileDigest(f.sha256, f.size)))
+        except Exception as e:
+            raise BindingsError(
+                f"{address}: {f.filename} does not match the wheelhouse lock (sha256 {f.sha256}, "
+                f"{f.size} bytes): {e}\nFix: re-lock with `{PYTHON_BUILD}/lock-wheelhouse.py` if "
+                "the new file is trusted."
+            ) from e
+        entries = await Get(DigestEntries, Digest, downloaded)
+        entry = next(e for e in entries if isinstance(e, FileEntry))
+        return await Get(Digest, CreateDigest([FileEntry(f"wheelhouse/{f.filename}", entry.file_digest)]))
+
+    digests = []
+    for f in files:
+        digests.append(await one(f))
+    return await Get(Digest, MergeDigests(digests))
+
+
+@rule(desc="Build Python bindings", level=LogLevel.DEBUG)
+async def build_bindings(
+    field_set: PythonBindingsFieldSet, native_build: NativeBuildSubsystem, python_setup: PythonSetup
+) -> BuiltBindings:
+    address = field_set.address
+    wheelhouse_sources = await Get(HydratedSources, HydrateSourcesRequest(field_set.wheelhouse))
+    wheelhouse_contents = await Get(DigestContents, Digest, wheelhouse_sources.snapshot.digest)
+    wheelhouse_path = field_set.wheelhouse.file_path
+    if not wheelhouse_contents:
+        raise BindingsError(
+            f"{address}: its wheelhouse lock `{wheelhouse_path}` does not exist. Create it with "
+            f"`{PYTHON_BUILD}/lock-wheelhouse.py wheelhouse.in {os.path.basename(wheelhouse_path)}`."
+        )
+    files = parse_wheelhouse(address, wheelhouse_path, wheelhouse_contents[0].content)
+
+    runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
+    lockfile = python_setup.resolves[runtime.resolve]
+    lock_contents = await Get(DigestContents, PathGlobs([lockfile]))
+    locked = {name: p.version for name, p in parse_lockfile(lock_contents[0].content).items()}
+    packages = [canonicalize_name(p) for p in field_set.packages.value or ()]
+    repack = [canonicalize_name(p) for p in field_set.repack.value or ()]
+    wanted = {**{p: "sdist" for p in packages}, **{p: "wheel" for p in repack}}
+    versions = check_versions(address, wanted, files, locked, lockfile, wheelhouse_path)
+
+    native_targets = await Get(
+        Targets,
+        UnparsedAddressInputs(
+            field_set.natives.value or (), owning_address=address,
+            description_of_origin=f"the `natives` of {address}",
+        ),
+    )
+    natives = await Get(NativeClosure, NativeClosureRequest(native_targets, address, "natives"))
+    image, python, patches = await MultiGet(
+        Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
+        Get(BuiltCPython, CPythonRequest(field_set.python.value, address, "python")),
+        Get(HydratedSources, HydrateSourcesRequest(field_set.patches)),
+    )
+    wheelhouse = await download_wheelhouse(address, files)
+    deps = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in natives.libraries)
+    script = await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/build-wheels.sh", field_set.policy.value]))
+    input_digest = await Get(
+        Digest,
+        MergeDigests([
+            wheelhouse, script, patches.snapshot.digest,
+            await Get(Digest, AddPrefix(python.tree, "python")), *deps,
+        ]),
+    )
+    patch_dir = os.path.join(address.spec_path, "patches")
+    result = await run_in_image(
+        native_build,
+        image,
+        address,
+        (
+            "bash", f"{PYTHON_BUILD}/build-wheels.sh",
+            "--python", "python", "--wheelhouse", "wheelhouse", "--out", "out",
+            "--patches", patch_dir, "--policy", field_set.policy.value,
+            *(arg for a, _ in natives.libraries for arg in ("--dep", dep_dir(a))),
+            *(arg for p in repack for arg in ("--repack", p)),
+            *packages,
+        ),
+        input_digest,
+        description=f"Build wheels of {', '.join(packages + repack)} for {address}",
+        output_directories=("out",),
+    )
+    wheels = await Get(Digest, RemovePrefix(result.output_digest, "out"))
+    return BuiltBindings(
+        address, wheels, FrozenDict(versions), natives, image, field_set.policy.value, runtime.address
+    )
+
+
+@rule(desc="Resolve python_bindings", level=LogLevel.DEBUG)
+async def bindings_named_by(request: BindingsRequest) -> BuiltBindings:
+    tgt = await target_named_by(request.spec, request.owner, request.field_alias)
+    if not isinstance(tgt, PythonBindingsTarget):
+        raise BindingsError(
+            f"{request.owner}: `{request.field_alias}` lists {tgt.address}, a `{tgt.alias}`; only "
+            "`python_bindings` targets can go there."
+        )
+    return await Get(BuiltBindings, PythonBindingsFieldSet, PythonBindingsFieldSet.create(tgt))
+
+
+def rules():
+    return collect_rules()

@@ -1,0 +1,110 @@
+"""The `python_bindings` target: Python extension wheels built from sdists against native libraries."""
+
+from __future__ import annotations
+
+from pants.engine.target import (
+    COMMON_TARGET_FIELDS,
+    MultipleSourcesField,
+    SingleSourceField,
+    StringField,
+    StringSequenceField,
+    Target,
+)
+from pants.util.strutil import help_text
+from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
+
+
+class BindingsWheelhouseField(SingleSourceField):
+    alias = "wheelhouse"
+    required = False
+    default = "wheelhouse.lock"
+    expected_file_extensions = (".lock",)
+    help = help_text(
+        """
+        JSON lock of every file the build uses (sdists, build requirements, wheels to repack),
+        each with URL, sha256 and size: Pants downloads exactly these, then builds with the
+        network off. Regenerate with `build-support/python-build/lock-wheelhouse.py
+        wheelhouse.in wheelhouse.lock`.
+        """
+    )
+
+
+class BindingsPackagesField(StringSequenceField):
+    alias = "packages"
+    required = True
+    help = "Projects built from their sdists in the wheelhouse, e.g. `[\"shapely\", \"pyproj\"]`."
+
+
+class BindingsRepackField(StringSequenceField):
+    alias = "repack"
+    default = ()
+    help = help_text(
+        """
+        Projects whose wheels from the wheelhouse are repacked for the layer as they are, but
+        with their ELF files stripped and audited against the `policy` (e.g. numpy).
+        """
+    )
+
+
+class BindingsNativesField(StringSequenceField):
+    alias = "natives"
+    required = True
+    help = help_text(
+        """
+        `native_library` targets the extension modules link (with their native dependencies).
+        Layers using these bindings ship them in `lib/`; no wheel carries its own copy.
+        """
+    )
+
+
+class BindingsPythonField(StringField):
+    alias = "python"
+    required = True
+    help = "Address of the `cpython_build` the wheels are built with (the runtime's CPython)."
+
+
+class BindingsRuntimeField(StringField):
+    alias = "runtime"
+    required = True
+    help = help_text(
+        """
+        Address of the `serverless_runtime` the wheels are for. Every built or repacked project
+        must have the version the runtime's lockfile pins.
+        """
+    )
+
+
+class BindingsPatchesField(MultipleSourcesField):
+    alias = "patches"
+    default = ("patches/*.patch", "patches/*.build-constraints.txt")
+    help = help_text(
+        """
+        Per-sdist recipe files: `<name>-<version>-*.patch` applied with `patch -p1` to the
+        unpacked sdist, `<name>-<version>.build-constraints.txt` pip constraints for its build
+        requirements.
+        """
+    )
+
+
+class PythonBindingsTarget(Target):
+    alias = "python_bindings"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        BindingsWheelhouseField,
+        BindingsPackagesField,
+        BindingsRepackField,
+        BindingsNativesField,
+        BindingsPythonField,
+        BindingsRuntimeField,
+        BindingsPatchesField,
+        NativeToolchainField,
+        NativePolicyField,
+    )
+    help = help_text(
+        """
+        Wheels of Python bindings (shapely, pyproj, rasterio, fiona, ...) built from sdists in a
+        toolchain image, network off, against shared `native_library` outputs: each extension
+        module links the layer's one copy of GDAL/PROJ/GEOS in `lib/`. Used by the `bindings`
+        field of `serverless_layer`.
+        """
+    )
