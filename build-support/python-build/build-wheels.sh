@@ -5,8 +5,8 @@
 # path the bindings see is the final layer path.
 #
 #   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR [--dep TREE]... [--patches DIR]
-#                   [--policy POLICY.json] [--rpath origin|opt|none] [--no-strip] [--repack NAME]...
-#                   [PACKAGE...]
+#                   [--policy POLICY.json] [--rpath origin|opt|none] [--no-strip]
+#                   [--optimize-size NAME]... [PACKAGE...]
 #     --python PYTREE   install tree from build-cpython.sh (runs from wherever it is)
 #     --wheelhouse DIR  sdists + build-requirement wheels (fetch-wheelhouse.sh); pip uses it with
 #                       --no-index. Each sdist's [build-system].requires are installed from it into
@@ -18,17 +18,19 @@
 #     --patches DIR     per-sdist recipe files (default: patches/ next to this script):
 #                       <name>-<version>-*.patch  applied with patch -p1 to the unpacked sdist; the
 #                         placeholder @SGIS_PROJ_DATA@ in patched files becomes $PREFIX/share/proj
-#                       <name>-<version>.build-constraints.txt  pip constraints for its isolated
-#                         build environment (e.g. cython==3.0.12 for pyproj 3.6.1)
+#                       <name>-<version>.build-constraints.txt  pip constraints for its build
+#                         environment (e.g. a Cython line)
+#                       <name>-<version>.build-requires.txt  build requirements beyond its
+#                         pyproject.toml (what the backend would ask for, e.g. ninja for numpy)
+#                       <name>-<version>.config-settings  one `pip --config-settings` value per
+#                         line (e.g. numpy's meson `setup-args=-Dblas=openblas`)
 #     --policy FILE     glibc/soname policy for the audit (default native/policy/aws-al2023.json)
 #     --rpath MODE      RUNPATH of every extension module: origin (default) = $ORIGIN-relative to
 #                       <layer>/lib for a wheel installed at <layer>/python/ (pip install --target);
 #                       opt = /opt/lib; none = leave it to LD_LIBRARY_PATH (Lambda has /opt/lib)
 #     --no-strip        keep symbols (default: strip --strip-unneeded, before patchelf)
-#     --repack NAME     also repack the wheel of NAME from the wheelhouse (e.g. numpy): extension
-#                       modules stripped, audited; its auditwheel-vendored `<name>.libs/` stay as they
-#                       are (patchelf rewrote them: strip breaks their segment alignment, as seen
-#                       with numpy's OpenBLAS: "ELF load command address/offset not properly aligned")
+#     --optimize-size NAME  compile NAME with -Os instead of CPython's -O3 (binding glue around
+#                       native libraries: about a third smaller, the work happens in GDAL/PROJ/GEOS)
 #     PACKAGE...        default: every sdist in the wheelhouse, in the order shapely pyproj rasterio fiona
 # Env: JOBS=2 (parallel compile jobs where the build backend honours it), SOURCE_DATE_EPOCH
 #      (wheel timestamps), PREFIX=/opt, BUILD_ROOT=/tmp/wheel-build (fixed: paths end up in objects),
@@ -40,7 +42,7 @@ log() { echo "build-wheels: $*" >&2; }
 
 here="$(cd "$(dirname "$0")" && pwd)"
 PYTREE="" WH="" OUT="" DEPS=() PATCHES="$here/patches" POLICY="$here/../../native/policy/aws-al2023.json"
-RPATH_MODE=origin STRIP=1 PKGS=() REPACK=()
+RPATH_MODE=origin STRIP=1 PKGS=() SMALL=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PYTREE="$2"; shift 2 ;;
@@ -51,7 +53,7 @@ while [ $# -gt 0 ]; do
     --policy) POLICY="$2"; shift 2 ;;
     --rpath) RPATH_MODE="$2"; shift 2 ;;
     --no-strip) STRIP=0; shift ;;
-    --repack) REPACK+=("$2"); shift 2 ;;
+    --optimize-size) SMALL+=("$2"); shift 2 ;;
     -*) die "unknown option $1 (see header of $0)" 2 ;;
     *) PKGS+=("$1"); shift ;;
   esac
@@ -115,6 +117,7 @@ unset PROJ_WHEEL PACKAGE_DATA GDAL_DATA PROJ_DATA PROJ_LIB GDAL_VERSION PROJ_VER
 export GDAL_CONFIG
 if [ -n "$GDAL_V" ]; then export GDAL_VERSION="$GDAL_V"; fi
 export GEOS_INCLUDE_PATH="$PREFIX/include" GEOS_LIBRARY_PATH="$PREFIX/lib"
+export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
 export PROJ_DIR="$PREFIX"
 if [ -n "$PROJ_V" ]; then export PROJ_VERSION="$PROJ_V"; fi
 # no debug info (smaller, fewer build paths in the objects); we link to /opt/lib at build time
@@ -174,19 +177,28 @@ try:
 except FileNotFoundError:
     reqs = None
 print("\n".join(reqs if reqs is not None else ["setuptools>=40.8.0", "wheel"]))' "$src/pyproject.toml")
-  cons=()
+  cons=() csets=()
   bc="$PATCHES/$name-$version.build-constraints.txt"
   if [ -f "$bc" ]; then cons=(-c "$bc"); log "$name: build constraints $(grep -v '^#' "$bc" | tr '\n' ' ')"; fi
-  "$PY" -m pip install --no-index --find-links "$WH" --no-cache-dir --no-compile --target "$benv" \
+  br="$PATCHES/$name-$version.build-requires.txt"
+  if [ -f "$br" ]; then mapfile -t -O "${#breqs[@]}" breqs < <(grep -v '^#' "$br" | grep .); fi
+  cs="$PATCHES/$name-$version.config-settings"
+  if [ -f "$cs" ]; then
+    while IFS= read -r line; do csets+=("--config-settings=$line"); done < <(grep -v '^#' "$cs" | grep .)
+    log "$name: ${csets[*]}"
+  fi
+  "$PY" -m pip install --no-index --only-binary=:all: --find-links "$WH" --no-cache-dir --no-compile --target "$benv" \
       "${cons[@]}" "${breqs[@]}" >"$BUILD_ROOT/logs/$name.buildenv.log" 2>&1 \
     || { tail -n 20 "$BUILD_ROOT/logs/$name.buildenv.log" >&2; die "$name: build requirements (${breqs[*]}) not satisfiable from the wheelhouse"; }
   build_deps="$(PYTHONPATH="$benv" "$PY" -c '
 import importlib.metadata as m, sys
 print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributions(path=[sys.argv[1]]))))' "$benv")"
 
-  log "$name $version: pip wheel (network off, build deps: $build_deps)"
-  if ! PYTHONPATH="$benv" PATH="$benv/bin:$PATH" "$PY" -m pip wheel --no-index --find-links "$WH" --no-deps \
-        --no-build-isolation --no-cache-dir -v -w "$BUILD_ROOT/raw" "$src" >"$BUILD_ROOT/logs/$name.log" 2>&1; then
+  cflags="$CFLAGS"
+  if [[ " ${SMALL[*]} " == *" $name "* ]]; then cflags="$CFLAGS -Os"; fi
+  log "$name $version: pip wheel (network off, CFLAGS $cflags, build deps: $build_deps)"
+  if ! CFLAGS="$cflags" CXXFLAGS="$CXXFLAGS${cflags#"$CFLAGS"}" PYTHONPATH="$benv" PATH="$benv/bin:$PATH" "$PY" -m pip wheel --no-index --find-links "$WH" --no-deps \
+        --no-build-isolation --no-cache-dir "${csets[@]}" -v -w "$BUILD_ROOT/raw" "$src" >"$BUILD_ROOT/logs/$name.log" 2>&1; then
     grep -E -B2 -A6 'error|Error' "$BUILD_ROOT/logs/$name.log" | tail -n 60 >&2
     if [ -n "${LOG_DIR:-}" ]; then mkdir -p "$LOG_DIR" && cp "$BUILD_ROOT/logs/$name"*.log "$LOG_DIR/"; fi
     die "pip wheel $name $version failed (log: $name.log)"
@@ -240,26 +252,6 @@ print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributi
   secs=$((SECONDS - t0))
   log "$name $version: ok in $secs s ($nelf extension modules; build deps: $build_deps)"
   summary+=("$name==$version  ${secs}s  build deps: $build_deps")
-done
-
-for name in "${REPACK[@]}"; do
-  whl="$(ls "$WH" | grep -iE "^${name}-[0-9][^-]*-.*\.whl$" | head -n1)"
-  [ -n "$whl" ] || die "no wheel of $name in $WH to repack" 2
-  u="$BUILD_ROOT/unpacked/$name"; rm -rf "$u"; mkdir -p "$u"
-  wheeltool unpack -d "$u" "$WH/$whl" >/dev/null
-  root="$(ls -d "$u"/*)"
-  while IFS= read -r -d '' f; do
-    [ "$(head -c4 "$f" | od -An -c | tr -d ' ')" = '177ELF' ] || continue
-    case "$f" in *.libs/*) continue ;; esac
-    [ "$STRIP" = 1 ] && strip --strip-unneeded "$f"
-  done < <(find "$root" -type f -print0 | sort -z)
-  libs="$(cd "$root" && ls -d *.libs 2>/dev/null | head -n1)"
-  python3 "$here/../docker/portabilize.py" --audit-only --tree "$root" --policy "$POLICY" --lib-dir "${libs:-lib}" \
-    >"$BUILD_ROOT/logs/$name.audit.log" 2>&1 || { sed "s/^/  [$name] /" "$BUILD_ROOT/logs/$name.audit.log" >&2; die "$name: glibc/soname audit failed"; }
-  find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
-  wheeltool pack -d "$BUILD_ROOT/fixed" "$root" >/dev/null
-  log "$name: repacked $whl (extension modules stripped)"
-  summary+=("$name  repacked from $whl")
 done
 
 find "$OUT" -mindepth 1 -delete

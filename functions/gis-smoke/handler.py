@@ -55,6 +55,8 @@ def handler(event, context=None):
     a = rng.random((200, 200))
     solved = numpy.linalg.solve(a @ a.T + 200 * numpy.eye(200), numpy.ones(200))
     report["numpy_solve_sum"] = round(float(solved.sum()), 9)
+    blas = numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    report["numpy_blas"] = {"name": blas["name"], "found": blas["found"]}
 
     # --- PROJ data: pyproj and GDAL (rasterio/fiona) must use the same proj.db
     pdir = pyproj.datadir.get_data_dir()

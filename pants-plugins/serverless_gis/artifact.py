@@ -61,6 +61,8 @@ class ZipArtifact:
     distributions: FrozenDict[str, str]
     # Native libraries or data files found more than once: (name, paths).
     duplicates: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Names of the native libraries, PROJ databases and large files it holds (see build_artifact.py).
+    shared_files: tuple[str, ...] = ()
 
 
 def mib(n: int) -> str:
@@ -144,6 +146,7 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
         contributors=tuple((name, size) for name, size in data["contributors"]),
         distributions=FrozenDict(data["distributions"]),
         duplicates=tuple((name, tuple(paths)) for name, paths in data["duplicates"]),
+        shared_files=tuple(data["shared_files"]),
     )
 
 

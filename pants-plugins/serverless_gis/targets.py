@@ -7,6 +7,10 @@ from pants.engine.rules import Get
 from pants.engine.target import Target, Targets
 
 
+class WrongTargetTypeError(Exception):
+    pass
+
+
 async def target_named_by(spec: str, owner: Address, field_alias: str) -> Target:
     targets = await Get(
         Targets,
@@ -15,3 +19,14 @@ async def target_named_by(spec: str, owner: Address, field_alias: str) -> Target
         ),
     )
     return targets[0]
+
+
+async def target_of_type(spec: str, owner: Address, field_alias: str, target_type: type[Target]) -> Target:
+    """The target a field names, which must be of `target_type`; otherwise an error naming both."""
+    tgt = await target_named_by(spec, owner, field_alias)
+    if not isinstance(tgt, target_type):
+        raise WrongTargetTypeError(
+            f"{owner}: `{field_alias}` names {tgt.address}, a `{tgt.alias}`; it must be a "
+            f"`{target_type.alias}`."
+        )
+    return tgt

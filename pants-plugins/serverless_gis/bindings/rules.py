@@ -31,7 +31,7 @@ from serverless_gis.bindings.target_types import (
     BindingsPackagesField,
     BindingsPatchesField,
     BindingsPythonField,
-    BindingsRepackField,
+    BindingsOptimizeForSizeField,
     BindingsRuntimeField,
     BindingsWheelhouseField,
     PythonBindingsTarget,
@@ -49,7 +49,7 @@ from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
 from serverless_gis.python_lock import parse_lockfile
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
-from serverless_gis.targets import target_named_by
+from serverless_gis.targets import target_of_type
 
 
 class BindingsError(Exception):
@@ -62,7 +62,7 @@ class PythonBindingsFieldSet(FieldSet):
 
     wheelhouse: BindingsWheelhouseField
     packages: BindingsPackagesField
-    repack: BindingsRepackField
+    optimize_for_size: BindingsOptimizeForSizeField
     natives: BindingsNativesField
     python: BindingsPythonField
     runtime: BindingsRuntimeField
@@ -125,7 +125,7 @@ def check_versions(
     lockfile: str,
     wheelhouse: str,
 ) -> dict[str, str]:
-    """Each project to build or repack: exactly one file of the right kind, at the runtime's version."""
+    """Each project to build: exactly one file of the right kind, at the runtime's version."""
     versions = {}
     for name, kind in wanted.items():
         hits = [f for f in files if f.name == name and f.kind == kind]
@@ -192,9 +192,13 @@ async def build_bindings(
     lock_contents = await Get(DigestContents, PathGlobs([lockfile]))
     locked = {name: p.version for name, p in parse_lockfile(lock_contents[0].content).items()}
     packages = [canonicalize_name(p) for p in field_set.packages.value or ()]
-    repack = [canonicalize_name(p) for p in field_set.repack.value or ()]
-    wanted = {**{p: "sdist" for p in packages}, **{p: "wheel" for p in repack}}
-    versions = check_versions(address, wanted, files, locked, lockfile, wheelhouse_path)
+    small = [canonicalize_name(p) for p in field_set.optimize_for_size.value or ()]
+    if set(small) - set(packages):
+        raise BindingsError(
+            f"{address}: `optimize_for_size` lists {sorted(set(small) - set(packages))}, which "
+            "`packages` does not build."
+        )
+    versions = check_versions(address, {p: "sdist" for p in packages}, files, locked, lockfile, wheelhouse_path)
 
     native_targets = await Get(
         Targets,
@@ -229,11 +233,11 @@ async def build_bindings(
             "--python", "python", "--wheelhouse", "wheelhouse", "--out", "out",
             "--patches", patch_dir, "--policy", field_set.policy.value,
             *(arg for a, _ in natives.libraries for arg in ("--dep", dep_dir(a))),
-            *(arg for p in repack for arg in ("--repack", p)),
+            *(arg for p in small for arg in ("--optimize-size", p)),
             *packages,
         ),
         input_digest,
-        description=f"Build wheels of {', '.join(packages + repack)} for {address}",
+        description=f"Build wheels of {', '.join(packages)} for {address}",
         output_directories=("out",),
     )
     wheels = await Get(Digest, RemovePrefix(result.output_digest, "out"))
@@ -244,12 +248,7 @@ async def build_bindings(
 
 @rule(desc="Resolve python_bindings", level=LogLevel.DEBUG)
 async def bindings_named_by(request: BindingsRequest) -> BuiltBindings:
-    tgt = await target_named_by(request.spec, request.owner, request.field_alias)
-    if not isinstance(tgt, PythonBindingsTarget):
-        raise BindingsError(
-            f"{request.owner}: `{request.field_alias}` lists {tgt.address}, a `{tgt.alias}`; only "
-            "`python_bindings` targets can go there."
-        )
+    tgt = await target_of_type(request.spec, request.owner, request.field_alias, PythonBindingsTarget)
     return await Get(BuiltBindings, PythonBindingsFieldSet, PythonBindingsFieldSet.create(tgt))
 
 

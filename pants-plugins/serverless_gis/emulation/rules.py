@@ -32,7 +32,7 @@ from serverless_gis.native.cpython import PYTHON_BUILD, BuiltCPython, CPythonReq
 from serverless_gis.native.rules import NativeBuildError, ToolchainImage, ToolchainImageRequest, run_in_image
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
-from serverless_gis.targets import target_named_by
+from serverless_gis.targets import target_of_type
 
 # What AWS Lambda's python runtime sets (python3.12+, Amazon Linux 2023).
 LAMBDA_ENV = (
@@ -81,9 +81,7 @@ async def run_invoke_test(
     address = field_set.address
     if (field_set.expect.value is None) == (field_set.expect_error.value is None):
         raise NativeBuildError(f"{address}: set exactly one of `expect` and `expect_error`.")
-    function = await target_named_by(field_set.function.value, address, "function")
-    if not isinstance(function, ServerlessFunctionTarget):
-        raise NativeBuildError(f"{address}: `function` names {function.address}, not a `serverless_function`.")
+    function = await target_of_type(field_set.function.value, address, "function", ServerlessFunctionTarget)
     function_fs = ServerlessFunctionFieldSet.create(function)
     runtime = await Get(ServerlessRuntime, RuntimeRequest(function_fs.runtime.value, function.address))
     package, layers, image = await MultiGet(

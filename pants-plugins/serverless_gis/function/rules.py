@@ -206,6 +206,21 @@ class ServerlessFunctionFieldSet(PackageFieldSet):
     dependencies: FunctionDependenciesField
 
 
+def check_layer_overlap(address: Address, layers: tuple[BuiltLayer, ...]) -> None:
+    """Layers are extracted into one /opt: two of them shipping one native library or proj.db
+    waste space and leave which copy loads to the layer order."""
+    seen: dict[str, BuiltLayer] = {}
+    for layer in layers:
+        for name in layer.artifact.shared_files:
+            if name in seen:
+                raise ServerlessFunctionError(
+                    f"{address}: its layers {seen[name].address} and {layer.address} both ship "
+                    f"`{name}`. Fix: keep native libraries and data in one layer (build the other "
+                    "layer's bindings against it with `bindings=`), or drop one of the layers."
+                )
+            seen[name] = layer
+
+
 def check_layer_conflicts(
     address: Address,
     requirement_strings: list[tuple[Address, str]],
@@ -286,6 +301,7 @@ async def package_function(
     ]
     lockfile = python_setup.resolves[runtime.resolve]
     lock_contents = await Get(DigestContents, PathGlobs([lockfile]))
+    check_layer_overlap(address, layers)
     provided = check_layer_conflicts(
         address, requirement_strings, layers, parse_lockfile(lock_contents[0].content), lockfile
     )

@@ -14,16 +14,17 @@ from serverless_gis.function.rules import (
     FunctionLayersRequest,
     ServerlessFunctionError,
     check_layer_conflicts,
+    check_layer_overlap,
 )
 from serverless_gis.layer.rules import BuiltLayer
 from serverless_gis.python_lock import LockedProject
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 
 
-def built_layer(spec: str, resolve: str, **dists: str) -> BuiltLayer:
+def built_layer(spec: str, resolve: str, shared_files: tuple[str, ...] = (), **dists: str) -> BuiltLayer:
     artifact = ZipArtifact(
         digest=None, path="x.zip", sha256="0", unzipped_bytes=1, zipped_bytes=1,
-        contributors=(), distributions=FrozenDict(dists),
+        contributors=(), distributions=FrozenDict(dists), shared_files=shared_files,
     )
     return BuiltLayer(Address(spec), runtime=None, resolve=resolve, artifact=artifact, environment=FrozenDict())
 
@@ -52,6 +53,15 @@ def test_locked_version_conflict_through_a_dependency() -> None:
     locked = {"shapely": LockedProject("2.1.2", ("numpy",)), "numpy": LockedProject("2.2.6", ())}
     with pytest.raises(ServerlessFunctionError, match=r"numpy.*pins 2\.2\.6.*layers/geo.*provides 2\.1\.0"):
         check_layer_conflicts(FN, [(FN, "shapely")], (layer,), locked, "rt.lock")
+
+
+def test_two_layers_shipping_one_native_library_are_refused() -> None:
+    geo = built_layer("layers/geo", "rt", shared_files=("libgdal", "libproj", "proj.db"))
+    imaging = built_layer("layers/imaging", "rt", shared_files=("libjpeg", "libtiff"))
+    check_layer_overlap(FN, (geo, imaging))
+    wheels = built_layer("layers/wheels", "rt", shared_files=("libgeos", "libproj"))
+    with pytest.raises(ServerlessFunctionError, match=r"functions/fn:fn: its layers layers/geo:geo and layers/wheels:wheels both ship `libproj`"):
+        check_layer_overlap(FN, (geo, wheels))
 
 
 def test_layers_that_disagree() -> None:

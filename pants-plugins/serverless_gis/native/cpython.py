@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
-from pants.engine.fs import Digest, MergeDigests, PathGlobs, RemovePrefix
+from pants.engine.fs import AddPrefix, Digest, MergeDigests, PathGlobs, RemovePrefix
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FieldSet
+from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.emulation.target_types import CPythonBuildTarget, CPythonPrefixField
 from serverless_gis.native.rules import (
-    NativeBuildError,
     NativeSource,
     NativeSourceRequest,
     ToolchainImage,
@@ -20,7 +21,7 @@ from serverless_gis.native.rules import (
 )
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
-from serverless_gis.targets import target_named_by
+from serverless_gis.targets import target_of_type
 
 PYTHON_BUILD = "build-support/python-build"
 POLICY = "native/policy/aws-al2023.json"
@@ -77,14 +78,32 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
 
 @rule(desc="Resolve a cpython_build", level=LogLevel.DEBUG)
 async def cpython_named_by(request: CPythonRequest) -> BuiltCPython:
-    tgt = await target_named_by(request.spec, request.owner, request.field_alias)
-    if not isinstance(tgt, CPythonBuildTarget):
-        raise NativeBuildError(
-            f"{request.owner}: `{request.field_alias}` names {tgt.address}, a `{tgt.alias}`, not a "
-            "`cpython_build`."
-        )
+    tgt = await target_of_type(request.spec, request.owner, request.field_alias, CPythonBuildTarget)
     return await Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(tgt))
 
 
+@dataclass(frozen=True)
+class CPythonPackageFieldSet(PackageFieldSet):
+    required_fields = (NativeSourceField, NativeToolchainField, CPythonPrefixField)
+
+    source: NativeSourceField
+    toolchain: NativeToolchainField
+    prefix: CPythonPrefixField
+
+
+@rule(desc="Package a CPython build", level=LogLevel.DEBUG)
+async def package_cpython(field_set: CPythonPackageFieldSet) -> BuiltPackage:
+    built = await Get(
+        BuiltCPython,
+        CPythonBuildFieldSet,
+        CPythonBuildFieldSet(field_set.address, field_set.source, field_set.toolchain, field_set.prefix),
+    )
+    prefix = f"{field_set.address.spec_path}/{field_set.address.target_name}".lstrip("/")
+    return BuiltPackage(
+        digest=await Get(Digest, AddPrefix(built.tree, prefix)),
+        artifacts=(BuiltPackageArtifact(f"{prefix}/", extra_log_lines=(f"    Install prefix: {built.prefix}",)),),
+    )
+
+
 def rules():
-    return collect_rules()
+    return (*collect_rules(), UnionRule(PackageFieldSet, CPythonPackageFieldSet))

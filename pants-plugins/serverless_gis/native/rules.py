@@ -37,7 +37,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
 from serverless_gis.native.subsystem import NativeBuildSubsystem
-from serverless_gis.targets import target_named_by
+from serverless_gis.targets import target_of_type
 from serverless_gis.native.target_types import (
     NativeCMakeOptionsField,
     NativeDependenciesField,
@@ -117,12 +117,7 @@ def lock_tag(lock_content: bytes) -> str:
 
 @rule(desc="Resolve a toolchain_image", level=LogLevel.DEBUG)
 async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainImage:
-    tgt = await target_named_by(request.spec, request.owner, request.field_alias)
-    if not isinstance(tgt, ToolchainImageTarget):
-        raise NativeBuildError(
-            f"{request.owner}: `{request.field_alias}` names {tgt.address}, a `{tgt.alias}`, not "
-            "a `toolchain_image`."
-        )
+    tgt = await target_of_type(request.spec, request.owner, request.field_alias, ToolchainImageTarget)
     scripts = await Get(Digest, PathGlobs([f"{DOCKER_SCRIPTS}/{name}" for name in STEP_SCRIPTS]))
     registry_ref = tgt[ToolchainRegistryImageField].value
     if registry_ref:

@@ -85,9 +85,9 @@ def install_wheels(src, wheels):
         install_wheel(src, wheel)
 
 
-def duplicates(entries):
+def shared_files(entries):
     """Native libraries (by name, whatever their hash suffix or version), PROJ databases, and
-    any large file with identical bytes, found more than once."""
+    large files (by content): what must not ship twice in one /opt."""
     groups = defaultdict(list)
     for path, (data, _) in entries.items():
         base = path.rsplit("/", 1)[-1]
@@ -98,6 +98,10 @@ def duplicates(entries):
             groups[base].append(path)
         elif len(data) >= LARGE:
             groups["sha256:" + hashlib.sha256(data).hexdigest()[:16]].append(path)
+    return groups
+
+
+def duplicates(groups):
     return sorted((name, sorted(paths)) for name, paths in groups.items() if len(paths) > 1)
 
 
@@ -251,6 +255,7 @@ def main():
             if path in entries:
                 sys.exit(f"error: {path} is both a native file and a Python file")
             entries[path] = entry
+    shared = shared_files(entries)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     write_zip(args.out, entries)
     report = {
@@ -259,7 +264,8 @@ def main():
         "files": len(entries),
         "contributors": contributors(entries, args.prefix)[:15],
         "distributions": distributions(entries, args.prefix),
-        "duplicates": duplicates(entries),
+        "duplicates": duplicates(shared),
+        "shared_files": sorted(shared),
     }
     with open(args.report, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)
