@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pants.engine.addresses import Address, UnparsedAddressInputs
 from pants.engine.rules import Get
 from pants.engine.target import Target, Targets
@@ -9,6 +11,15 @@ from pants.engine.target import Target, Targets
 
 class WrongTargetTypeError(Exception):
     pass
+
+
+@dataclass(frozen=True)
+class FieldReference:
+    """A target named by the field `field_alias` of `owner`; subclasses say what it must build."""
+
+    spec: str
+    owner: Address
+    field_alias: str
 
 
 async def target_named_by(spec: str, owner: Address, field_alias: str) -> Target:

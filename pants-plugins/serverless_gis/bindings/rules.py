@@ -49,7 +49,7 @@ from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
 from serverless_gis.python_lock import parse_lockfile
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
-from serverless_gis.targets import target_of_type
+from serverless_gis.targets import FieldReference, target_of_type
 
 
 class BindingsError(Exception):
@@ -82,11 +82,8 @@ class BuiltBindings:
     runtime: Address
 
 
-@dataclass(frozen=True)
-class BindingsRequest:
-    spec: str
-    owner: Address
-    field_alias: str
+class BindingsRequest(FieldReference):
+    pass
 
 
 @dataclass(frozen=True)

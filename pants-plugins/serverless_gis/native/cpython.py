@@ -21,7 +21,7 @@ from serverless_gis.native.rules import (
 )
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
-from serverless_gis.targets import target_of_type
+from serverless_gis.targets import FieldReference, target_of_type
 
 PYTHON_BUILD = "build-support/python-build"
 POLICY = "native/policy/aws-al2023.json"
@@ -43,11 +43,8 @@ class BuiltCPython:
     prefix: str
 
 
-@dataclass(frozen=True)
-class CPythonRequest:
-    spec: str
-    owner: Address
-    field_alias: str
+class CPythonRequest(FieldReference):
+    pass
 
 
 @rule(desc="Build CPython", level=LogLevel.DEBUG)
@@ -83,12 +80,8 @@ async def cpython_named_by(request: CPythonRequest) -> BuiltCPython:
 
 
 @dataclass(frozen=True)
-class CPythonPackageFieldSet(PackageFieldSet):
-    required_fields = (NativeSourceField, NativeToolchainField, CPythonPrefixField)
-
-    source: NativeSourceField
-    toolchain: NativeToolchainField
-    prefix: CPythonPrefixField
+class CPythonPackageFieldSet(CPythonBuildFieldSet, PackageFieldSet):
+    pass
 
 
 @rule(desc="Package a CPython build", level=LogLevel.DEBUG)

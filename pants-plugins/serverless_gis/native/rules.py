@@ -37,7 +37,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
 from serverless_gis.native.subsystem import NativeBuildSubsystem
-from serverless_gis.targets import target_of_type
+from serverless_gis.targets import FieldReference, target_of_type
 from serverless_gis.native.target_types import (
     NativeCMakeOptionsField,
     NativeDependenciesField,
@@ -82,11 +82,8 @@ class NativeBuildError(Exception):
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ToolchainImageRequest:
-    spec: str
-    owner: Address
-    field_alias: str
+class ToolchainImageRequest(FieldReference):
+    pass
 
 
 @dataclass(frozen=True)
