@@ -49,7 +49,7 @@ from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
 from serverless_gis.python_lock import parse_lockfile
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
-from serverless_gis.targets import FieldReference, target_of_type
+from serverless_gis.targets import target_of_type
 
 
 class BindingsError(Exception):
@@ -79,11 +79,20 @@ class BuiltBindings:
     natives: NativeClosure
     toolchain: ToolchainImage  # where layers holding these wheels are audited
     policy: str
+
+
+@dataclass(frozen=True)
+class RuntimeBindingsRequest:
+    """The `bindings` of `owner` that are built for `runtime` (others do not apply to it)."""
+
+    specs: tuple[str, ...]
+    owner: Address
     runtime: Address
 
 
-class BindingsRequest(FieldReference):
-    pass
+@dataclass(frozen=True)
+class RuntimeBindings:
+    bindings: tuple[BuiltBindings, ...]
 
 
 @dataclass(frozen=True)
@@ -238,15 +247,18 @@ async def build_bindings(
         output_directories=("out",),
     )
     wheels = await Get(Digest, RemovePrefix(result.output_digest, "out"))
-    return BuiltBindings(
-        address, wheels, FrozenDict(versions), natives, image, field_set.policy.value, runtime.address
-    )
+    return BuiltBindings(address, wheels, FrozenDict(versions), natives, image, field_set.policy.value)
 
 
-@rule(desc="Resolve python_bindings", level=LogLevel.DEBUG)
-async def bindings_named_by(request: BindingsRequest) -> BuiltBindings:
-    tgt = await target_of_type(request.spec, request.owner, request.field_alias, PythonBindingsTarget)
-    return await Get(BuiltBindings, PythonBindingsFieldSet, PythonBindingsFieldSet.create(tgt))
+@rule(desc="Resolve python_bindings for a runtime", level=LogLevel.DEBUG)
+async def bindings_for_runtime(request: RuntimeBindingsRequest) -> RuntimeBindings:
+    built = []
+    for spec in request.specs:
+        tgt = await target_of_type(spec, request.owner, "bindings", PythonBindingsTarget)
+        runtime = await Get(ServerlessRuntime, RuntimeRequest(tgt[BindingsRuntimeField].value, tgt.address))
+        if runtime.address == request.runtime:
+            built.append(await Get(BuiltBindings, PythonBindingsFieldSet, PythonBindingsFieldSet.create(tgt)))
+    return RuntimeBindings(tuple(built))
 
 
 def rules():

@@ -7,8 +7,8 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
 from serverless_gis.bindings.rules import (
     BindingsError,
-    BindingsRequest,
-    BuiltBindings,
+    RuntimeBindings,
+    RuntimeBindingsRequest,
     WheelhouseFile,
     check_versions,
     parse_wheelhouse,
@@ -63,15 +63,19 @@ def wheelhouse(version: str) -> str:
 @pytest.fixture
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
-        rules=[*register.rules(), QueryRule(BuiltBindings, [BindingsRequest])],
+        rules=[*register.rules(), QueryRule(RuntimeBindings, [RuntimeBindingsRequest])],
         target_types=register.target_types(),
     )
     runner.set_options(['--python-resolves={"x86": "x86.lock"}'])
     runner.write_files({
         "x86.lock": LOCK,
-        "runtimes/BUILD": 'serverless_runtime(name="x86_64", python_version="3.13", arch="x86_64", '
-        'glibc="2.34", resolve="x86", complete_platform="x86_64.json")',
+        "runtimes/BUILD": "\n".join(
+            f'serverless_runtime(name="{arch}", python_version="3.13", arch="{arch}", '
+            f'glibc="2.34", resolve="x86", complete_platform="{arch}.json")'
+            for arch in ("x86_64", "arm64")
+        ),
         "runtimes/x86_64.json": "{}",
+        "runtimes/arm64.json": "{}",
         "bindings/wheelhouse.lock": wheelhouse("3.7.2"),
         "bindings/BUILD": "\n".join([
             'python_bindings(name="conflict", packages=["pyproj"], natives=[], python="//py", '
@@ -83,10 +87,20 @@ def rule_runner() -> RuleRunner:
     return runner
 
 
+LAYER = Address("layers/geo")
+X86_64 = Address("runtimes", target_name="x86_64")
+
+
 def bindings_error(rule_runner: RuleRunner, spec: str) -> str:
     with pytest.raises(ExecutionError) as exc:
-        rule_runner.request(BuiltBindings, [BindingsRequest(spec, Address("layers/geo"), "bindings")])
+        rule_runner.request(RuntimeBindings, [RuntimeBindingsRequest((spec,), LAYER, X86_64)])
     return str(exc.value)
+
+
+def test_bindings_for_another_runtime_do_not_apply(rule_runner: RuleRunner) -> None:
+    arm64 = Address("runtimes", target_name="arm64")
+    result = rule_runner.request(RuntimeBindings, [RuntimeBindingsRequest(("//bindings:conflict",), LAYER, arm64)])
+    assert result.bindings == ()
 
 
 def test_wheelhouse_version_must_equal_the_runtime_lockfile(rule_runner: RuleRunner) -> None:

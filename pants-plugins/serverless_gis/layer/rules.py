@@ -22,7 +22,7 @@ from pants.util.logging import LogLevel
 from pants.backend.python.subsystems.setup import PythonSetup
 from pants.engine.fs import DigestContents, PathGlobs
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib, unzip_into
-from serverless_gis.bindings.rules import BuiltBindings, BindingsRequest
+from serverless_gis.bindings.rules import BuiltBindings, RuntimeBindings, RuntimeBindingsRequest
 from serverless_gis.layer.target_types import (
     LayerBindingsField,
     LayerBytecodeField,
@@ -115,13 +115,14 @@ async def build_layer(
     address = field_set.address
     runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
     resolve = field_set.resolve.value or runtime.resolve
-    bindings = []
-    for spec in field_set.bindings.value or ():
-        built_bindings = await Get(BuiltBindings, BindingsRequest(spec, address, "bindings"))
-        # Bindings are built for one runtime; the layer's other runtimes use the lockfile's wheels.
-        if built_bindings.runtime == runtime.address:
-            bindings.append(built_bindings)
-    native_tree = await layer_native_tree(address, field_set.natives.value or (), tuple(bindings))
+    # Bindings are built for one runtime; the layer's other runtimes use the lockfile's wheels.
+    bindings = (
+        await Get(
+            RuntimeBindings,
+            RuntimeBindingsRequest(tuple(field_set.bindings.value or ()), address, runtime.address),
+        )
+    ).bindings
+    native_tree = await layer_native_tree(address, field_set.natives.value or (), bindings)
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(
         address, tuple(field_set.requirements.value or ()), python_setup.resolves[resolve], built
