@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+from pants.backend.python.subsystems.setup import PythonSetup
+from pants.engine.fs import DigestContents, PathGlobs
+from pants.engine.rules import Get, collect_rules, rule
+from pants.util.frozendict import FrozenDict
 
 
 @dataclass(frozen=True)
@@ -46,3 +50,25 @@ def closure(projects: dict[str, LockedProject], names: set[str]) -> set[str]:
         seen.add(name)
         todo.extend(projects[name].requires)
     return seen
+
+
+@dataclass(frozen=True)
+class LockedResolveRequest:
+    resolve: str
+
+
+@dataclass(frozen=True)
+class LockedResolve:
+    lockfile: str
+    projects: FrozenDict[str, LockedProject]
+
+
+@rule
+async def read_locked_resolve(request: LockedResolveRequest, python_setup: PythonSetup) -> LockedResolve:
+    lockfile = python_setup.resolves[request.resolve]
+    contents = await Get(DigestContents, PathGlobs([lockfile]))
+    return LockedResolve(lockfile, FrozenDict(parse_lockfile(contents[0].content)))
+
+
+def rules():
+    return collect_rules()

@@ -1,6 +1,6 @@
 """Serverless GIS ruleset: runtimes, per-platform lockfiles, layers, functions, native builds."""
 
-from serverless_gis import artifact
+from serverless_gis import artifact, python_lock
 from serverless_gis.bindings import rules as bindings_rules
 from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.emulation import rules as emulation_rules
@@ -20,6 +20,7 @@ from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
 def rules():
     return [
         *artifact.rules(),
+        *python_lock.rules(),
         *runtime_rules.rules(),
         *runtime_lockfiles.rules(),
         *layer_rules.rules(),

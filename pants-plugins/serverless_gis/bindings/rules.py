@@ -7,21 +7,8 @@ import os
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
-from pants.backend.python.subsystems.setup import PythonSetup
 from pants.engine.addresses import Address, UnparsedAddressInputs
-from pants.engine.fs import (
-    AddPrefix,
-    CreateDigest,
-    Digest,
-    DigestContents,
-    DigestEntries,
-    DownloadFile,
-    FileDigest,
-    FileEntry,
-    MergeDigests,
-    PathGlobs,
-    RemovePrefix,
-)
+from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, PathGlobs, RemovePrefix
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FieldSet, HydratedSources, HydrateSourcesRequest, Targets
 from pants.util.frozendict import FrozenDict
@@ -43,11 +30,12 @@ from serverless_gis.native.rules import (
     ToolchainImage,
     ToolchainImageRequest,
     dep_dir,
+    download_pinned,
     run_in_image,
 )
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
-from serverless_gis.python_lock import parse_lockfile
+from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.targets import target_of_type
 
@@ -158,29 +146,22 @@ def check_versions(
     return versions
 
 
-async def download_wheelhouse(address: Address, files: tuple[WheelhouseFile, ...]) -> Digest:
-    async def one(f: WheelhouseFile) -> Digest:
-        try:
-            downloaded = await Get(Digest, DownloadFile(f.url, FileDigest(f.sha256, f.size)))
-        except Exception as e:
-            raise BindingsError(
-                f"{address}: {f.filename} does not match the wheelhouse lock (sha256 {f.sha256}, "
-                f"{f.size} bytes): {e}\nFix: re-lock with `{PYTHON_BUILD}/lock-wheelhouse.py` if "
-                "the new file is trusted."
-            ) from e
-        entries = await Get(DigestEntries, Digest, downloaded)
-        entry = next(e for e in entries if isinstance(e, FileEntry))
-        return await Get(Digest, CreateDigest([FileEntry(f"wheelhouse/{f.filename}", entry.file_digest)]))
-
+async def download_wheelhouse(address: Address, path: str, files: tuple[WheelhouseFile, ...]) -> Digest:
+    fix = f"re-lock with `{PYTHON_BUILD}/lock-wheelhouse.py` if the new file is trusted."
     digests = []
     for f in files:
-        digests.append(await one(f))
+        digests.append(
+            await download_pinned(
+                address, f"`{path}` lists", f.url, f.sha256, f.size, f"wheelhouse/{f.filename}", fix,
+                error=BindingsError,
+            )
+        )
     return await Get(Digest, MergeDigests(digests))
 
 
 @rule(desc="Build Python bindings", level=LogLevel.DEBUG)
 async def build_bindings(
-    field_set: PythonBindingsFieldSet, native_build: NativeBuildSubsystem, python_setup: PythonSetup
+    field_set: PythonBindingsFieldSet, native_build: NativeBuildSubsystem
 ) -> BuiltBindings:
     address = field_set.address
     wheelhouse_sources = await Get(HydratedSources, HydrateSourcesRequest(field_set.wheelhouse))
@@ -194,9 +175,9 @@ async def build_bindings(
     files = parse_wheelhouse(address, wheelhouse_path, wheelhouse_contents[0].content)
 
     runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
-    lockfile = python_setup.resolves[runtime.resolve]
-    lock_contents = await Get(DigestContents, PathGlobs([lockfile]))
-    locked = {name: p.version for name, p in parse_lockfile(lock_contents[0].content).items()}
+    locked_resolve = await Get(LockedResolve, LockedResolveRequest(runtime.resolve))
+    lockfile = locked_resolve.lockfile
+    locked = {name: p.version for name, p in locked_resolve.projects.items()}
     packages = [canonicalize_name(p) for p in field_set.packages.value or ()]
     small = [canonicalize_name(p) for p in field_set.optimize_for_size.value or ()]
     if set(small) - set(packages):
@@ -219,7 +200,7 @@ async def build_bindings(
         Get(BuiltCPython, CPythonRequest(field_set.python.value, address, "python")),
         Get(HydratedSources, HydrateSourcesRequest(field_set.patches)),
     )
-    wheelhouse = await download_wheelhouse(address, files)
+    wheelhouse = await download_wheelhouse(address, wheelhouse_path, files)
     deps = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in natives.libraries)
     script = await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/build-wheels.sh", field_set.policy.value]))
     input_digest = await Get(

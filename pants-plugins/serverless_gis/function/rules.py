@@ -35,7 +35,7 @@ from pants.engine.target import (
     TransitiveTargetsRequest,
 )
 from pants.base.specs import DirLiteralSpec, RawSpecs
-from pants.engine.fs import DigestContents, GlobMatchErrorBehavior, PathGlobs
+from pants.engine.fs import GlobMatchErrorBehavior
 from pants.engine.internals.graph import Owners, OwnersRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
@@ -49,7 +49,7 @@ from serverless_gis.function.target_types import (
 )
 from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
 from serverless_gis.layer.target_types import LayerRuntimeField, ServerlessLayerTarget
-from serverless_gis.python_lock import LockedProject, closure, parse_lockfile
+from serverless_gis.python_lock import LockedProject, LockedResolve, LockedResolveRequest, closure
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from pants.backend.python.subsystems.setup import PythonSetup
 
@@ -281,9 +281,7 @@ def function_output_stem(address: Address, runtime: ServerlessRuntime) -> str:
 
 
 @rule(desc="Package a serverless function", level=LogLevel.DEBUG)
-async def package_function(
-    field_set: ServerlessFunctionFieldSet, python_setup: PythonSetup
-) -> BuiltPackage:
+async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackage:
     address = field_set.address
     runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
     function_layers, handler, transitive = await MultiGet(
@@ -299,11 +297,10 @@ async def package_function(
         if t.has_field(PythonRequirementsField)
         for req in t[PythonRequirementsField].value
     ]
-    lockfile = python_setup.resolves[runtime.resolve]
-    lock_contents = await Get(DigestContents, PathGlobs([lockfile]))
+    locked = await Get(LockedResolve, LockedResolveRequest(runtime.resolve))
     check_layer_overlap(address, layers)
     provided = check_layer_conflicts(
-        address, requirement_strings, layers, parse_lockfile(lock_contents[0].content), lockfile
+        address, requirement_strings, layers, dict(locked.projects), locked.lockfile
     )
     exclude_args = tuple(arg for name in sorted(provided) for arg in ("--exclude", name))
 

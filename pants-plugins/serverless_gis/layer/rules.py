@@ -19,8 +19,7 @@ from pants.engine.target import Targets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
-from pants.backend.python.subsystems.setup import PythonSetup
-from pants.engine.fs import DigestContents, PathGlobs
+from pants.engine.fs import PathGlobs
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib, unzip_into
 from serverless_gis.bindings.rules import BuiltBindings, RuntimeBindings, RuntimeBindingsRequest
 from serverless_gis.layer.target_types import (
@@ -37,7 +36,7 @@ from serverless_gis.layer.target_types import (
 from serverless_gis.native.cpython import PYTHON_BUILD
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.subsystem import NativeBuildSubsystem
-from serverless_gis.python_lock import closure, parse_lockfile
+from serverless_gis.python_lock import LockedResolve, LockedResolveRequest, closure
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.runtime.target_types import MIB
 
@@ -95,22 +94,19 @@ async def layer_native_tree(
     return await Get(Digest, MergeDigests(trees))
 
 
-async def lock_requirements(
-    address: Address, requirements: tuple[str, ...], lockfile: str, built: set[str]
-) -> tuple[str, ...]:
+async def lock_requirements(requirements: tuple[str, ...], resolve: str, built: set[str]) -> tuple[str, ...]:
     """The requirements to take from the lockfile when bindings provide some projects: every other
     project of their closure, pinned, so the lock's own wheels of the built projects stay out."""
     if not built:
         return requirements
-    contents = await Get(DigestContents, PathGlobs([lockfile]))
-    projects = parse_lockfile(contents[0].content)
+    projects = (await Get(LockedResolve, LockedResolveRequest(resolve))).projects
     names = closure(projects, {Requirement(r).name for r in requirements} | built) - built
     return tuple(f"{name}=={projects[name].version}" for name in sorted(names))
 
 
 @rule(desc="Build a serverless layer", level=LogLevel.DEBUG)
 async def build_layer(
-    field_set: ServerlessLayerFieldSet, python_setup: PythonSetup, native_build: NativeBuildSubsystem
+    field_set: ServerlessLayerFieldSet, native_build: NativeBuildSubsystem
 ) -> BuiltLayer:
     address = field_set.address
     runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
@@ -124,9 +120,7 @@ async def build_layer(
     ).bindings
     native_tree = await layer_native_tree(address, field_set.natives.value or (), bindings)
     built = {name for b in bindings for name in b.projects}
-    requirements = await lock_requirements(
-        address, tuple(field_set.requirements.value or ()), python_setup.resolves[resolve], built
-    )
+    requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)
     pex = await Get(
         Pex,
         PexRequest(
@@ -175,16 +169,17 @@ async def build_layer(
             + "\nFix: build the bindings that bundle them against the layer's `natives` "
             "(`bindings=`), or split the packages across layers."
         )
-    for b in bindings[:1]:
+    if bindings:
         # Built wheels: check every ELF as Lambda will load it from /opt (policy symbol ceilings).
+        toolchain, policy = bindings[0].toolchain, bindings[0].policy
         await run_in_image(
             native_build,
-            b.toolchain,
+            toolchain,
             address,
-            ("python3", f"{PYTHON_BUILD}/audit-layer.py", "--tree", "layer", "--policy", b.policy),
+            ("python3", f"{PYTHON_BUILD}/audit-layer.py", "--tree", "layer", "--policy", policy),
             await Get(Digest, MergeDigests([
                 await unzip_into(artifact.digest, artifact.path, "layer"),
-                await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/audit-layer.py", b.policy])),
+                await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/audit-layer.py", policy])),
             ])),
             description=f"Audit the ELF files of {address}",
         )

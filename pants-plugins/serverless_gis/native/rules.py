@@ -213,33 +213,44 @@ class NativeSource:
     path: str
 
 
+async def place_file(digest: Digest, path: str) -> Digest:
+    """The one file of `digest`, at `path`."""
+    entries = await Get(DigestEntries, Digest, digest)
+    entry = next(e for e in entries if isinstance(e, FileEntry))
+    return await Get(Digest, CreateDigest([FileEntry(path, entry.file_digest)]))
+
+
+async def download_pinned(
+    owner: Address, what: str, url: str, sha256: str, size: int, path: str, fix: str,
+    error: type[Exception] = NativeBuildError,
+) -> Digest:
+    """`url`, checked against its pinned sha256 and size, at `path`; a mismatch names both hashes."""
+    try:
+        downloaded = await Get(Digest, DownloadFile(url, FileDigest(sha256, size)))
+    except Exception as e:
+        actual = re.search(r"[Gg]ot:? ?.*?([0-9a-f]{64})", str(e))
+        raise error(
+            f"{owner}: {what} {url} does not match its pin: expected sha256 {sha256} ({size} bytes)"
+            + (f", got sha256 {actual.group(1)}" if actual else "")
+            + f".\n{e}\nFix: {fix}"
+        ) from e
+    return await place_file(downloaded, path)
+
+
 @rule(desc="Fetch a native library's source", level=LogLevel.DEBUG)
 async def fetch_native_source(request: NativeSourceRequest) -> NativeSource:
     field = request.field
     value = field.value
     if isinstance(value, http_source):
-        filename = value.filename or os.path.basename(value.url)
-        try:
-            downloaded = await Get(Digest, DownloadFile(value.url, FileDigest(value.sha256, value.len)))
-        except Exception as e:
-            actual = re.search(r"[Gg]ot:? ?.*?([0-9a-f]{64})", str(e))
-            raise NativeBuildError(
-                f"{field.address}: the source {value.url} does not match its pin: expected "
-                f"sha256 {value.sha256} ({value.len} bytes)"
-                + (f", got sha256 {actual.group(1)}" if actual else "")
-                + f".\n{e}\nFix: if the new archive is trusted, update `sha256` and `len` in the "
-                "`http_source`."
-            ) from e
-    else:
-        sources = await Get(HydratedSources, HydrateSourcesRequest(field))
-        if not sources.snapshot.files:
-            raise NativeBuildError(f"{field.address}: the source archive `{value}` does not exist.")
-        filename = os.path.basename(sources.snapshot.files[0])
-        downloaded = sources.snapshot.digest
-    entries = await Get(DigestEntries, Digest, downloaded)
-    entry = next(e for e in entries if isinstance(e, FileEntry))
-    digest = await Get(Digest, CreateDigest([FileEntry(f"src/{filename}", entry.file_digest)]))
-    return NativeSource(digest, f"src/{filename}")
+        path = f"src/{value.filename or os.path.basename(value.url)}"
+        fix = "if the new archive is trusted, update `sha256` and `len` in the `http_source`."
+        digest = await download_pinned(field.address, "the source", value.url, value.sha256, value.len, path, fix)
+        return NativeSource(digest, path)
+    sources = await Get(HydratedSources, HydrateSourcesRequest(field))
+    if not sources.snapshot.files:
+        raise NativeBuildError(f"{field.address}: the source archive `{value}` does not exist.")
+    path = f"src/{os.path.basename(sources.snapshot.files[0])}"
+    return NativeSource(await place_file(sources.snapshot.digest, path), path)
 
 
 # ---------------------------------------------------------------------------------------------
