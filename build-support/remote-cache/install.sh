@@ -70,14 +70,9 @@ if ! "$PY" -m venv "$VENV" >&2; then
   rm -rf "$VENV"
   exit 1
 fi
-# (The grep drops pip's noise about extra local indexes in pip.conf that lack a project.)
-set +e
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-  --require-hashes --no-deps -r "$REQS" 2>&1 \
-  | grep -v 'is ignored: it is neither a file nor a directory' >&2
-rc=${PIPESTATUS[0]}
-set -e
-if [[ $rc != 0 ]]; then
+# PIP_CONFIG_FILE=/dev/null: no machine pip.conf (constraints, extra indexes) steers the install.
+if ! PIP_CONFIG_FILE=/dev/null "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+  --no-input --isolated --require-hashes --no-deps -r "$REQS" >&2; then
   echo "install.sh: pip install failed; see above" >&2
   rm -rf "$VENV"
   exit 1

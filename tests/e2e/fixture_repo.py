@@ -6,6 +6,7 @@ import glob
 import hashlib
 import os
 import re
+import shlex
 import subprocess
 import textwrap
 from dataclasses import dataclass
@@ -17,10 +18,14 @@ PANTS = Path(os.environ["SERVERLESS_GIS_PANTS_VENV"]) / "bin" / "pants"
 PLUGIN_ROOT = Path(serverless_gis.__file__).resolve().parent.parent
 
 
-def pex_cli_section() -> str:
-    """The [pex-cli] block of this repo's pants.toml, so fixtures use the same pex tool."""
+def repo_config(section: str) -> str:
+    """A section of this repo's pants.toml (fixtures use the same pex tool, pip and pip isolation)."""
     text = Path("pants.toml").read_text()
-    return re.search(r"^\[pex-cli\]\n(?:.+\n)+", text, re.MULTILINE).group(0)
+    return re.search(rf"^\[{re.escape(section)}\]\n(?:.+\n)+", text, re.MULTILINE).group(0)
+
+
+def repo_pip_version() -> str:
+    return re.search(r'^pip_version = "([^"]+)"$', Path("pants.toml").read_text(), re.MULTILINE).group(1)
 
 
 def python313() -> str:
@@ -39,12 +44,32 @@ class Result:
     output: str
 
 
+def in_mount_namespace(argv: list[str], mounts: dict[str, Path], docker_hidden: bool = False) -> list[str]:
+    """argv run in a private mount namespace with `mounts` bound (no namespace when there are none)."""
+    if not mounts:
+        return argv
+    steps = [f"mount --bind {shlex.quote(str(src))} {shlex.quote(dest)}" for dest, src in mounts.items()]
+    if docker_hidden:
+        steps.append("! docker info >/dev/null 2>&1")
+    script = " && ".join([*steps, 'exec "$@"'])
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *argv]
+
+
 @dataclass
 class FixtureRepo:
     root: Path
     store: Path
 
-    def pants(self, *args: str, check: bool = True, hide_docker: bool = False) -> Result:
+    def pants(
+        self,
+        *args: str,
+        check: bool = True,
+        hide_docker: bool = False,
+        bind: dict[str, Path] | None = None,
+        wrap: tuple[str, ...] = (),
+    ) -> Result:
+        """Run Pants here; `bind` mounts host paths (target: source) in a private mount namespace,
+        `wrap` is a command prefix (e.g. one that changes hostname, CPUs or umask)."""
         argv = [
             str(PANTS),
             "--no-pantsd",
@@ -53,13 +78,11 @@ class FixtureRepo:
             f"--named-caches-dir={self.store}/named",
             *args,
         ]
+        argv = [*wrap, *argv]
+        mounts = dict(bind or {})
         if hide_docker:
-            # A private mount namespace where the Docker socket is /dev/null: no daemon.
-            argv = [
-                "unshare", "--mount", "--propagation", "private", "sh", "-c",
-                'mount --bind /dev/null /run/docker.sock && ! docker info >/dev/null 2>&1 && exec "$@"',
-                "sh", *argv,
-            ]
+            mounts["/run/docker.sock"] = Path("/dev/null")
+        argv = in_mount_namespace(argv, mounts, docker_hidden=hide_docker)
         proc = subprocess.run(
             argv,
             cwd=self.root,
@@ -161,13 +184,16 @@ def write_pants_toml(root: Path, resolves: dict[str, str]) -> None:
             enable_resolves = true
             default_resolve = "{next(iter(resolves))}"
             resolves_generate_lockfiles = false
+            pip_version = "{repo_pip_version()}"
 
             [python.resolves]
             """
         ).lstrip()
         + resolve_lines
         + "\n\n"
-        + pex_cli_section()
+        + repo_config("subprocess-environment")
+        + "\n"
+        + repo_config("pex-cli")
     )
 
 

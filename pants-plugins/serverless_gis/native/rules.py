@@ -164,6 +164,8 @@ async def run_in_image(
     merged = await Get(Digest, MergeDigests([image.digest, input_digest]))
     env = {
         "PATH": PROCESS_PATH,
+        # Toolchain image builds run pip on the host: no machine pip.conf may steer it.
+        "PIP_CONFIG_FILE": "/dev/null",
         "SGIS_TARGET": str(address),
         "SGIS_WRITABLE": " ".join(output_directories),
         **(extra_env or {}),
