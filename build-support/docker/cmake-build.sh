@@ -14,7 +14,7 @@
 #     --name NAME       label used in logs (default: archive basename)
 #     CMAKE_OPTION...   passed to the configure step, e.g. -DBUILD_TESTING=OFF
 # Env:
-#     JOBS=2                 parallel jobs
+#     JOBS=$(nproc)          parallel jobs (the CPUs the container may use)
 #     INSTALL_PREFIX=/opt    CMAKE_INSTALL_PREFIX (the Lambda layer mount)
 #     OPT_FLAGS="-O2 -DNDEBUG"  CMAKE_{C,CXX}_FLAGS_RELEASE (CMake's Release -O3 made libgdal 9% bigger);
 #                            a -DCMAKE_C_FLAGS_RELEASE=... CMAKE_OPTION still wins
@@ -46,7 +46,7 @@ done
 [ -n "$SRC" ] && [ -n "$OUT" ] || die "--source and --out are required" 2
 [ -f "$SRC" ] || die "source archive not found: $SRC" 2
 NAME="${NAME:-$(basename "$SRC")}"
-JOBS="${JOBS:-2}"
+JOBS="${JOBS:-$(nproc)}"
 PREFIX="${INSTALL_PREFIX:-/opt}"
 BUILD_ROOT="${BUILD_ROOT:-/tmp/cmake-build}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"

@@ -40,6 +40,9 @@ if ! docker image inspect "$tag" >/dev/null 2>&1; then
   flock -u 9
 fi
 
+# The sandbox was written with the umask of whoever runs Pants (077 on hardened hosts): the
+# container user must still read it.
+chmod -R a+rX -- .
 for d in ${SGIS_WRITABLE:-}; do mkdir -p "$d" && chmod 0777 "$d"; done
 mounts=(-v "$PWD:/work")
 # SGIS_MOUNTS: "sandbox-dir:/container/path ..." mounted read-only (e.g. layers at /opt).
@@ -57,5 +60,9 @@ fi
 name="sgis-$$-$RANDOM"
 setsid -f sh -c "while kill -0 $$ 2>/dev/null; do sleep 2; done; docker kill $name >/dev/null 2>&1" \
   </dev/null >/dev/null 2>&1
-docker run --rm --name "$name" --network none --user 1000:1000 "${mounts[@]}" "${envs[@]}" \
-  -e JOBS="${JOBS:-2}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@" </dev/null
+# The step builds with the CPUs this process may use (all, unless Pants runs under `taskset`; the
+# in-container scripts run `nproc` jobs), with a fixed hostname: outputs depend on neither.
+cpus=()
+[ -n "${DOCKER_HOST:-}" ] || cpus=(--cpuset-cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)")
+docker run --rm --name "$name" --hostname sgis-build --network none --user 1000:1000 "${cpus[@]}" \
+  "${mounts[@]}" "${envs[@]}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@" </dev/null

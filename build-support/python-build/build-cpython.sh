@@ -17,7 +17,7 @@
 #                  libuuid) into lib/ with hash-suffixed names, so the tree runs on a bare image.
 #     --portabilize  path to portabilize.py (default: ../docker/portabilize.py next to this script)
 #     --no-vendor  skip portabilize (tree then needs those libraries from the system)
-# Env: JOBS=2, SOURCE_DATE_EPOCH=1609459200, BUILD_ROOT=/tmp/cpython-build (fixed path, so
+# Env: JOBS=$(nproc), SOURCE_DATE_EPOCH=1609459200, BUILD_ROOT=/tmp/cpython-build (fixed path, so
 #      __FILE__ strings are stable), LOG_DIR (configure/build/install logs copied there),
 #      REQUIRED_MODULES (space-separated, default below): the build fails if one does not import.
 # Exit: 0 ok, 2 usage, 1 failure.
@@ -51,7 +51,7 @@ SRC="$(readlink -f "$SRC")"; POLICY="$(readlink -f "$POLICY" 2>/dev/null || true
 PORTABILIZE="$(readlink -f "$PORTABILIZE" 2>/dev/null || true)"
 mkdir -p "$OUT"; OUT="$(readlink -f "$OUT")"
 
-JOBS="${JOBS:-2}"
+JOBS="${JOBS:-$(nproc)}"
 BUILD_ROOT="${BUILD_ROOT:-/tmp/cpython-build}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"
 export LC_ALL=C TZ=UTC PYTHONHASHSEED=0

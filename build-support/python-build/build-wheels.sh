@@ -32,7 +32,7 @@
 #     --optimize-size NAME  compile NAME with -Os instead of CPython's -O3 (binding glue around
 #                       native libraries: about a third smaller, the work happens in GDAL/PROJ/GEOS)
 #     PACKAGE...        default: every sdist in the wheelhouse, in the order shapely pyproj rasterio fiona
-# Env: JOBS=2 (parallel compile jobs where the build backend honours it), SOURCE_DATE_EPOCH
+# Env: JOBS=$(nproc) (parallel compile jobs where the build backend honours it), SOURCE_DATE_EPOCH
 #      (wheel timestamps), PREFIX=/opt, BUILD_ROOT=/tmp/wheel-build (fixed: paths end up in objects),
 #      LOG_DIR (per-package pip logs copied there).
 # Exit: 0 ok, 2 usage, 1 failure (the package is named).
@@ -72,7 +72,7 @@ BUILD_ROOT="${BUILD_ROOT:-/tmp/wheel-build}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"
 export LC_ALL=C TZ=UTC PYTHONHASHSEED=0 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
-export MAX_JOBS="${JOBS:-2}"
+export MAX_JOBS="${JOBS:-$(nproc)}"
 umask 022
 t_start=$SECONDS
 
