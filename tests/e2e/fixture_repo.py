@@ -29,7 +29,8 @@ def repo_pip_version() -> str:
 
 
 def python313() -> str:
-    for candidate in sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/3.13*/bin/python3.13"))):
+    pyenv_root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    for candidate in sorted(glob.glob(f"{pyenv_root}/versions/3.13*/bin/python3.13")):
         return candidate
     return "python3.13"
 
