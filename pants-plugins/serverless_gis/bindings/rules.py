@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
-from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.addresses import Address
 from pants.engine.fs import AddPrefix, Digest, DigestContents, MergeDigests, PathGlobs, RemovePrefix
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FieldSet, HydratedSources, HydrateSourcesRequest, Targets
@@ -21,7 +21,6 @@ from serverless_gis.bindings.target_types import (
     BindingsOptimizeForSizeField,
     BindingsRuntimeField,
     BindingsWheelhouseField,
-    PythonBindingsTarget,
 )
 from serverless_gis.native.cpython import PYTHON_BUILD, BuiltCPython, CPythonRequest
 from serverless_gis.native.rules import (
@@ -37,7 +36,8 @@ from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
-from serverless_gis.targets import target_of_type
+from serverless_gis.layer.target_types import LayerBindingsField
+from serverless_gis.references import ReferencedTargets, ReferencesRequest
 
 
 class BindingsError(Exception):
@@ -187,14 +187,8 @@ async def build_bindings(
         )
     versions = check_versions(address, {p: "sdist" for p in packages}, files, locked, lockfile, wheelhouse_path)
 
-    native_targets = await Get(
-        Targets,
-        UnparsedAddressInputs(
-            field_set.natives.value or (), owning_address=address,
-            description_of_origin=f"the `natives` of {address}",
-        ),
-    )
-    natives = await Get(NativeClosure, NativeClosureRequest(native_targets, address, "natives"))
+    native_targets = await Get(ReferencedTargets, ReferencesRequest.of(field_set.natives))
+    natives = await Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets), address, "natives"))
     image, python, patches = await MultiGet(
         Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
         Get(BuiltCPython, CPythonRequest(field_set.python.value, address, "python")),
@@ -233,12 +227,14 @@ async def build_bindings(
 
 @rule(desc="Resolve python_bindings for a runtime", level=LogLevel.DEBUG)
 async def bindings_for_runtime(request: RuntimeBindingsRequest) -> RuntimeBindings:
-    built = []
-    for spec in request.specs:
-        tgt = await target_of_type(spec, request.owner, "bindings", PythonBindingsTarget)
-        runtime = await Get(ServerlessRuntime, RuntimeRequest(tgt[BindingsRuntimeField].value, tgt.address))
-        if runtime.address == request.runtime:
-            built.append(await Get(BuiltBindings, PythonBindingsFieldSet, PythonBindingsFieldSet.create(tgt)))
+    for_runtime = await Get(
+        ReferencedTargets,
+        ReferencesRequest.of(LayerBindingsField(request.specs, request.owner), runtime=request.runtime),
+    )
+    built = await MultiGet(
+        Get(BuiltBindings, PythonBindingsFieldSet, PythonBindingsFieldSet.create(tgt))
+        for tgt in for_runtime.targets
+    )
     return RuntimeBindings(tuple(built))
 
 

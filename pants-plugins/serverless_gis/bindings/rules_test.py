@@ -117,4 +117,4 @@ def test_optimize_for_size_must_name_built_packages(rule_runner: RuleRunner) -> 
 
 def test_layers_name_only_python_bindings(rule_runner: RuleRunner) -> None:
     message = bindings_error(rule_runner, "//runtimes:x86_64")
-    assert "layers/geo:geo: `bindings` names runtimes:x86_64, a `serverless_runtime`; it must be a `python_bindings`" in message
+    assert "layers/geo:geo: `bindings` names runtimes:x86_64, a `serverless_runtime`, not a `python_bindings`" in message

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    Dependencies,
     MultipleSourcesField,
     SingleSourceField,
-    StringField,
     StringSequenceField,
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.references import RuntimeReferenceField, TargetReferenceField, TargetReferencesField
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
 
 
@@ -52,8 +53,10 @@ class BindingsOptimizeForSizeField(StringSequenceField):
     )
 
 
-class BindingsNativesField(StringSequenceField):
+class BindingsNativesField(TargetReferencesField):
     alias = "natives"
+    expected_alias = "native_library"
+    noun = "native library"
     required = True
     help = help_text(
         """
@@ -63,15 +66,15 @@ class BindingsNativesField(StringSequenceField):
     )
 
 
-class BindingsPythonField(StringField):
+class BindingsPythonField(TargetReferenceField):
     alias = "python"
+    expected_alias = "cpython_build"
+    noun = "CPython build"
     required = True
     help = "Address of the `cpython_build` the wheels are built with (the runtime's CPython)."
 
 
-class BindingsRuntimeField(StringField):
-    alias = "runtime"
-    required = True
+class BindingsRuntimeField(RuntimeReferenceField):
     help = help_text(
         """
         Address of the `serverless_runtime` the wheels are for: its lockfile fixes the versions,
@@ -98,6 +101,10 @@ class BindingsPatchesField(MultipleSourcesField):
     )
 
 
+class BindingsDependenciesField(Dependencies):
+    help = "Extra dependencies. The targets named by `natives`, `python`, `runtime` and `toolchain` are dependencies already."
+
+
 class PythonBindingsTarget(Target):
     alias = "python_bindings"
     core_fields = (
@@ -111,6 +118,7 @@ class PythonBindingsTarget(Target):
         BindingsPatchesField,
         NativeToolchainField,
         NativePolicyField,
+        BindingsDependenciesField,
     )
     help = help_text(
         """

@@ -9,7 +9,6 @@ from typing import Any
 
 from pants.core.goals.package import BuiltPackage
 from pants.core.goals.test import TestFieldSet, TestRequest, TestResult, TestSubsystem
-from pants.engine.addresses import Address
 from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestEntries, Directory, DigestContents, DigestSubset, MergeDigests, PathGlobs
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.option.option_types import SkipOption
@@ -32,7 +31,7 @@ from serverless_gis.native.cpython import PYTHON_BUILD, BuiltCPython, CPythonReq
 from serverless_gis.native.rules import NativeBuildError, ToolchainImage, ToolchainImageRequest, run_in_image
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
-from serverless_gis.targets import target_of_type
+from serverless_gis.references import target_of_type
 
 # What AWS Lambda's python runtime sets (python3.12+, Amazon Linux 2023).
 LAMBDA_ENV = (

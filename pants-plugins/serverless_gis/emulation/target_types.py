@@ -5,13 +5,19 @@ from __future__ import annotations
 from pants.core.goals.test import TestTimeoutField
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    Dependencies,
     DictStringToStringField,
     StringField,
     StringSequenceField,
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.references import TargetReferenceField
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
+
+
+class EmulationDependenciesField(Dependencies):
+    help = "Extra dependencies. The targets this target's address fields name are dependencies already."
 
 
 class CPythonPrefixField(StringField):
@@ -22,7 +28,13 @@ class CPythonPrefixField(StringField):
 
 class CPythonBuildTarget(Target):
     alias = "cpython_build"
-    core_fields = (*COMMON_TARGET_FIELDS, NativeSourceField, NativeToolchainField, CPythonPrefixField)
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        NativeSourceField,
+        NativeToolchainField,
+        CPythonPrefixField,
+        EmulationDependenciesField,
+    )
     help = help_text(
         """
         CPython built from a pinned source in a toolchain image (network off), so wheels and the
@@ -31,8 +43,10 @@ class CPythonBuildTarget(Target):
     )
 
 
-class InvokeFunctionField(StringField):
+class InvokeFunctionField(TargetReferenceField):
     alias = "function"
+    expected_alias = "serverless_function"
+    noun = "function"
     required = True
     help = "Address of the `serverless_function` (a single runtime variant) to invoke."
 
@@ -74,8 +88,10 @@ class InvokeHideField(StringSequenceField):
     )
 
 
-class InvokeImageField(StringField):
+class InvokeImageField(TargetReferenceField):
     alias = "image"
+    expected_alias = "toolchain_image"
+    noun = "toolchain image"
     required = True
     help = help_text(
         """
@@ -85,8 +101,10 @@ class InvokeImageField(StringField):
     )
 
 
-class InvokePythonField(StringField):
+class InvokePythonField(TargetReferenceField):
     alias = "python"
+    expected_alias = "cpython_build"
+    noun = "CPython build"
     required = True
     help = "Address of the `cpython_build` mounted at /var/lang as the runtime's interpreter."
 
@@ -104,6 +122,7 @@ class ServerlessInvokeTestTarget(Target):
         InvokeImageField,
         InvokePythonField,
         TestTimeoutField,
+        EmulationDependenciesField,
     )
     help = help_text(
         """

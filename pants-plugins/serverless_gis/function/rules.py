@@ -22,7 +22,7 @@ from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsReque
 from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, PexVenvRequest
 from pants.backend.python.target_types import PythonRequirementsField
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.addresses import Address, AddressInput, Addresses
+from pants.engine.addresses import Address, Addresses
 from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.internals.selectors import Get, MultiGet
 from pants.engine.rules import collect_rules, rule
@@ -34,8 +34,6 @@ from pants.engine.target import (
     TransitiveTargets,
     TransitiveTargetsRequest,
 )
-from pants.base.specs import DirLiteralSpec, RawSpecs
-from pants.engine.fs import GlobMatchErrorBehavior
 from pants.engine.internals.graph import Owners, OwnersRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
@@ -48,7 +46,7 @@ from serverless_gis.function.target_types import (
     FunctionRuntimeField,
 )
 from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
-from serverless_gis.layer.target_types import LayerRuntimeField, ServerlessLayerTarget
+from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.python_lock import LockedProject, LockedResolve, LockedResolveRequest, closure
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from pants.backend.python.subsystems.setup import PythonSetup
@@ -142,48 +140,11 @@ async def resolve_function_layers(request: FunctionLayersRequest) -> FunctionLay
             f"{runtime.address} allows at most {runtime.max_layers}. Fix: merge layers "
             "(e.g. a combined `serverless_layer`) or move requirements into the function."
         )
-    inputs = [
-        AddressInput.parse(spec, relative_to=owner.spec_path, description_of_origin=f"the `layers` of {owner}")
-        for spec in request.layer_specs
-    ]
-    candidates_per_spec = await MultiGet(
-        Get(
-            Targets,
-            RawSpecs(
-                dir_literals=(DirLiteralSpec(i.path_component),),
-                unmatched_glob_behavior=GlobMatchErrorBehavior.ignore,
-                description_of_origin=f"the `layers` of {owner}",
-            ),
-        )
-        for i in inputs
+    layers = await Get(
+        ReferencedTargets,
+        ReferencesRequest.of(FunctionLayersField(request.layer_specs, owner), runtime=runtime.address),
     )
-    chosen = []
-    for spec, address_input, candidates in zip(request.layer_specs, inputs, candidates_per_spec):
-        name = address_input.target_component or os.path.basename(address_input.path_component)
-        layers = [
-            t
-            for t in candidates
-            if t.address.target_name == name and isinstance(t, ServerlessLayerTarget)
-        ]
-        if not layers:
-            raise ServerlessFunctionError(
-                f"{owner}: unknown layer `{spec}`: there is no `serverless_layer` named "
-                f"`{name}` in `{address_input.path_component or '//'}`. Fix: correct the "
-                "address in `layers`, or declare the layer there."
-            )
-        layer_runtimes = await MultiGet(
-            Get(ServerlessRuntime, RuntimeRequest(t[LayerRuntimeField].value, t.address))
-            for t in layers
-        )
-        matching = [t for t, rt in zip(layers, layer_runtimes) if rt.address == runtime.address]
-        if not matching:
-            built_for = ", ".join(sorted(rt.describe() for rt in layer_runtimes))
-            raise ServerlessFunctionError(
-                f"{owner}: layer `{spec}` is not built for the function's runtime "
-                f"{runtime.describe()}; it is built for: {built_for}. Fix: add that runtime to "
-                "the layer's `runtime=parametrize(...)`, or use a layer for this runtime."
-            )
-        chosen.append(matching[0])
+    chosen = layers.targets
     built = await MultiGet(
         Get(BuiltLayer, ServerlessLayerFieldSet, ServerlessLayerFieldSet.create(t)) for t in chosen
     )

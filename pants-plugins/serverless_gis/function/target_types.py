@@ -7,11 +7,10 @@ from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
     DictStringToStringField,
-    StringField,
-    StringSequenceField,
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.references import RuntimeReferenceField, TargetReferencesField, Variants
 
 
 class FunctionHandlerField(PythonFaaSHandlerField):
@@ -23,9 +22,7 @@ class FunctionHandlerField(PythonFaaSHandlerField):
     )
 
 
-class FunctionRuntimeField(StringField):
-    alias = "runtime"
-    required = True
+class FunctionRuntimeField(RuntimeReferenceField):
     help = help_text(
         """
         Address of the `serverless_runtime` to build for; `parametrize(...)` it to build the
@@ -34,9 +31,12 @@ class FunctionRuntimeField(StringField):
     )
 
 
-class FunctionLayersField(StringSequenceField):
+class FunctionLayersField(TargetReferencesField):
     alias = "layers"
-    default = ()
+    expected_alias = "serverless_layer"
+    noun = "layer"
+    owner_noun = "function"
+    variants = Variants.SAME_RUNTIME
     help = help_text(
         """
         Addresses of `serverless_layer` targets the function runs on, in mount order. For a

@@ -12,7 +12,7 @@ from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.backend.python.util_rules.pex_requirements import PexRequirements, Resolve
 from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, PexVenvRequest
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.addresses import Address, UnparsedAddressInputs
+from pants.engine.addresses import Address
 from pants.engine.fs import Digest, MergeDigests
 from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import Targets
@@ -37,6 +37,7 @@ from serverless_gis.native.cpython import PYTHON_BUILD
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest, closure
+from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.runtime.target_types import MIB
 
@@ -83,11 +84,8 @@ async def layer_native_tree(
     """One tree holding the layer's native libraries, those its bindings link, and all they need."""
     trees: list[Digest] = [tree for b in bindings for tree in b.natives.trees]
     if specs:
-        targets = await Get(
-            Targets,
-            UnparsedAddressInputs(specs, owning_address=address, description_of_origin=f"the `natives` of {address}"),
-        )
-        closure_ = await Get(NativeClosure, NativeClosureRequest(targets, address, "natives"))
+        natives = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, address)))
+        closure_ = await Get(NativeClosure, NativeClosureRequest(Targets(natives.targets), address, "natives"))
         trees.extend(closure_.trees)
     if not trees:
         return None

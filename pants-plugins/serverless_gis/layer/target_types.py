@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    Dependencies,
     DictStringToStringField,
     IntField,
     StringField,
@@ -11,6 +12,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.references import RuntimeReferenceField, TargetReferencesField, Variants
 
 # Never needed at run time; `tests/` and `test/` directories go too.
 DEFAULT_LAYER_PRUNE = (
@@ -40,9 +42,7 @@ DEFAULT_LAYER_PRUNE = (
 )
 
 
-class LayerRuntimeField(StringField):
-    alias = "runtime"
-    required = True
+class LayerRuntimeField(RuntimeReferenceField):
     help = help_text(
         """
         Address of the `serverless_runtime` this layer is built for. Use
@@ -63,9 +63,10 @@ class LayerRequirementsField(StringSequenceField):
     )
 
 
-class LayerNativesField(StringSequenceField):
+class LayerNativesField(TargetReferencesField):
     alias = "natives"
-    default = ()
+    expected_alias = "native_library"
+    noun = "native library"
     help = help_text(
         """
         `native_library` targets whose install trees (with their native dependencies) go into
@@ -75,9 +76,11 @@ class LayerNativesField(StringSequenceField):
     )
 
 
-class LayerBindingsField(StringSequenceField):
+class LayerBindingsField(TargetReferencesField):
     alias = "bindings"
-    default = ()
+    expected_alias = "python_bindings"
+    noun = "bindings"
+    variants = Variants.ONLY_SAME_RUNTIME
     help = help_text(
         """
         `python_bindings` targets whose wheels replace the lockfile's distributions of the same
@@ -135,6 +138,15 @@ class LayerEnvironmentField(DictStringToStringField):
     help = "Environment variables functions using this layer need; recorded in their manifests."
 
 
+class LayerDependenciesField(Dependencies):
+    help = help_text(
+        """
+        Extra dependencies. The targets named by `runtime`, `natives` and `bindings` are
+        dependencies already (the `bindings` of this layer's runtime only).
+        """
+    )
+
+
 class ServerlessLayerTarget(Target):
     alias = "serverless_layer"
     core_fields = (
@@ -148,6 +160,7 @@ class ServerlessLayerTarget(Target):
         LayerPruneField,
         LayerBytecodeField,
         LayerEnvironmentField,
+        LayerDependenciesField,
     )
     help = help_text(
         """

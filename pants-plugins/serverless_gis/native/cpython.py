@@ -21,7 +21,7 @@ from serverless_gis.native.rules import (
 )
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
-from serverless_gis.targets import FieldReference, target_of_type
+from serverless_gis.references import FieldReference, target_of_type
 
 PYTHON_BUILD = "build-support/python-build"
 POLICY = "native/policy/aws-al2023.json"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.target_types import http_source
-from pants.engine.addresses import Address
+from pants.engine.addresses import Address, Addresses
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
@@ -29,6 +29,7 @@ from pants.engine.process import FallibleProcessResult, Process, ProcessCacheSco
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     DependenciesRequest,
+    ExplicitlyProvidedDependencies,
     HydratedSources,
     HydrateSourcesRequest,
     Targets,
@@ -37,7 +38,7 @@ from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
 from serverless_gis.native.subsystem import NativeBuildSubsystem
-from serverless_gis.targets import FieldReference, target_of_type
+from serverless_gis.references import FieldReference, target_of_type
 from serverless_gis.native.target_types import (
     NativeCMakeOptionsField,
     NativeDependenciesField,
@@ -340,7 +341,9 @@ async def build_native_library(
     field_set: NativeLibraryFieldSet, native_build: NativeBuildSubsystem
 ) -> BuiltNativeLibrary:
     address = field_set.address
-    direct = await Get(Targets, DependenciesRequest(field_set.dependencies))
+    # The libraries this one links are its explicit `dependencies` (inferred ones are its images).
+    explicit = await Get(ExplicitlyProvidedDependencies, DependenciesRequest(field_set.dependencies))
+    direct = await Get(Targets, Addresses(explicit.includes))
     closure = await Get(NativeClosure, NativeClosureRequest(direct, address, "dependencies"))
     closure_items = closure.libraries
 

@@ -12,6 +12,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.references import TargetReferenceField
 
 
 class ToolchainArchField(StringField):
@@ -74,8 +75,10 @@ class NativeSourceField(AssetSourceField):
     )
 
 
-class NativeToolchainField(StringField):
+class NativeToolchainField(TargetReferenceField):
     alias = "toolchain"
+    expected_alias = "toolchain_image"
+    noun = "toolchain image"
     required = True
     help = "Address of the `toolchain_image` the library is built in."
 
@@ -120,8 +123,10 @@ class NativeSmokeLinkField(StringSequenceField):
     help = "Libraries the smoke program links, e.g. `[\"gdal\"]`."
 
 
-class NativeSmokeImageField(StringField):
+class NativeSmokeImageField(TargetReferenceField):
     alias = "smoke_image"
+    expected_alias = "toolchain_image"
+    noun = "toolchain image"
     help = help_text(
         """
         Address of a bare `toolchain_image` with no -dev packages (glibc no newer than the

@@ -18,7 +18,7 @@ from pants.engine.target import (
     WrappedTargetRequest,
 )
 from pants.util.logging import LogLevel
-from serverless_gis.targets import target_named_by
+from serverless_gis.references import target_of_type
 from serverless_gis.runtime.platforms import complete_platform, render
 from serverless_gis.runtime.target_types import (
     MIB,
@@ -97,13 +97,7 @@ def runtime_from_target(tgt: ServerlessRuntimeTarget, platform_file: Snapshot) -
 
 @rule(desc="Resolve a serverless_runtime", level=LogLevel.DEBUG)
 async def resolve_runtime(request: RuntimeRequest) -> ServerlessRuntime:
-    tgt = await target_named_by(request.spec, request.owner, request.field_alias)
-    if not isinstance(tgt, ServerlessRuntimeTarget):
-        raise InvalidRuntimeError(
-            f"{request.owner}: the `{request.field_alias}` field names {tgt.address}, which is a "
-            f"`{tgt.alias}` target, not a `serverless_runtime`. Point it at a runtime, e.g. "
-            f'`{request.field_alias}="//runtimes:aws-py313-x86_64"`.'
-        )
+    tgt = await target_of_type(request.spec, request.owner, request.field_alias, ServerlessRuntimeTarget)
     sources = await Get(HydratedSources, HydrateSourcesRequest(tgt[RuntimeCompletePlatformField]))
     if not sources.snapshot.files:
         raise InvalidRuntimeError(

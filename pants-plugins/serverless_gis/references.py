@@ -1,0 +1,285 @@
+"""Fields that name other targets, and the dependencies Pants sees through them.
+
+A reference field (`runtime`, `layers`, `natives`, `toolchain`, ...) holds addresses like a
+`dependencies` field, but says which target type it names and, for targets parametrized by
+runtime, which variant the owner uses. One rule resolves them, for the build rules (strictly,
+with errors naming the owner and the fix) and for dependency inference (leniently, so that
+`dependencies`, `dependents`, `peek`, `paths` and `--changed-dependents` see every edge even
+while a BUILD file is wrong).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from enum import Enum
+from typing import ClassVar
+
+from pants.base.specs import DirLiteralSpec, RawSpecs
+from pants.engine.addresses import Address, AddressInput
+from pants.engine.fs import GlobMatchErrorBehavior
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.target import (
+    AsyncFieldMixin,
+    Dependencies,
+    FieldSet,
+    InferDependenciesRequest,
+    InferredDependencies,
+    InvalidFieldException,
+    StringField,
+    StringSequenceField,
+    Target,
+    Targets,
+    WrappedTarget,
+    WrappedTargetRequest,
+)
+from pants.engine.unions import UnionRule
+from pants.util.logging import LogLevel
+
+
+class Variants(Enum):
+    """How a reference to a target parametrized by runtime picks among its variants."""
+
+    # The target must not be ambiguous: name one variant (`:fn@runtime=x86_64`).
+    EXPLICIT = "explicit"
+    # The variant built for the owner's runtime; an error when there is none.
+    SAME_RUNTIME = "same_runtime"
+    # Only targets built for the owner's runtime apply; the others are skipped.
+    ONLY_SAME_RUNTIME = "only_same_runtime"
+
+
+class ReferenceField(AsyncFieldMixin):
+    """Mixin of fields holding addresses of `expected_alias` targets."""
+
+    alias: ClassVar[str]
+    expected_alias: ClassVar[str]
+    noun: ClassVar[str]
+    variants: ClassVar[Variants] = Variants.EXPLICIT
+    owner_noun: ClassVar[str] = "target"  # for messages: "the function's runtime"
+
+    @property
+    def specs(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+
+class TargetReferenceField(StringField, ReferenceField):
+    @property
+    def specs(self) -> tuple[str, ...]:
+        return (self.value,) if self.value else ()
+
+
+class TargetReferencesField(StringSequenceField, ReferenceField):
+    default = ()
+
+    @property
+    def specs(self) -> tuple[str, ...]:
+        return tuple(self.value or ())
+
+
+class RuntimeReferenceField(TargetReferenceField):
+    """The `serverless_runtime` a target is built for; variant choice follows it."""
+
+    alias = "runtime"
+    expected_alias = "serverless_runtime"
+    noun = "runtime"
+    required = True
+
+
+def reference_fields(tgt: Target) -> tuple[ReferenceField, ...]:
+    return tuple(f for f in tgt.field_values.values() if isinstance(f, ReferenceField))
+
+
+class ReferenceError(InvalidFieldException):
+    pass
+
+
+@dataclass(frozen=True)
+class ReferencesRequest:
+    """Resolve `specs`, written in the field `field_alias` of `owner`."""
+
+    owner: Address
+    field_alias: str
+    specs: tuple[str, ...]
+    expected_alias: str
+    noun: str
+    variants: Variants = Variants.EXPLICIT
+    owner_noun: str = "target"
+    runtime: Address | None = None  # the owner's runtime, for variant choice
+    lenient: bool = False  # for inference: skip what cannot be resolved, keep every candidate
+
+    @classmethod
+    def of(cls, field: ReferenceField, runtime: Address | None = None, lenient: bool = False) -> ReferencesRequest:
+        return cls(
+            owner=field.address,
+            field_alias=field.alias,
+            specs=field.specs,
+            expected_alias=field.expected_alias,
+            noun=field.noun,
+            variants=field.variants,
+            owner_noun=field.owner_noun,
+            runtime=runtime,
+            lenient=lenient,
+        )
+
+
+@dataclass(frozen=True)
+class ReferencedTargets:
+    """The targets named, in field order (one per spec, or none for a skipped variant)."""
+
+    targets: tuple[Target, ...]
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        return tuple(t.address for t in self.targets)
+
+
+def _candidates_for(address_input: AddressInput, in_dir: Targets) -> list[Target]:
+    name = address_input.target_component or os.path.basename(address_input.path_component)
+    params = address_input.parameters
+    return [
+        t
+        for t in in_dir
+        if t.address.target_name == name
+        and not t.address.is_generated_target
+        and all(t.address.parameters.get(k) == v for k, v in params.items())
+    ]
+
+
+def _runtime_input(tgt: Target) -> AddressInput | None:
+    if not tgt.has_field(RuntimeReferenceField):
+        return None
+    field = tgt[RuntimeReferenceField]
+    return AddressInput.parse(
+        field.value,
+        relative_to=tgt.address.spec_path,
+        description_of_origin=f"the `runtime` field of {tgt.address}",
+    )
+
+
+async def _variants_for(request: ReferencesRequest, spec: str, candidates: list[Target]) -> list[Target]:
+    if request.variants is Variants.EXPLICIT or request.runtime is None:
+        if len(candidates) > 1 and not request.lenient:
+            raise ReferenceError(
+                f"{request.owner}: `{request.field_alias}` entry `{spec}` is parametrized and names "
+                f"{len(candidates)} targets: {', '.join(str(t.address) for t in candidates)}. "
+                f"Fix: name one of them."
+            )
+        return candidates
+    runtime_inputs = [_runtime_input(t) for t in candidates]
+    runtimes = await MultiGet(Get(Address, AddressInput, i) for i in runtime_inputs if i is not None)
+    by_runtime = iter(runtimes)
+    candidate_runtimes = [next(by_runtime) if i is not None else None for i in runtime_inputs]
+    matching = [t for t, rt in zip(candidates, candidate_runtimes) if rt == request.runtime]
+    if matching or request.variants is Variants.ONLY_SAME_RUNTIME:
+        return matching[:1]
+    if request.lenient:
+        return candidates
+    built_for = ", ".join(sorted(str(rt) for rt in candidate_runtimes if rt is not None))
+    raise ReferenceError(
+        f"{request.owner}: {request.noun} `{spec}` is not built for the "
+        f"{request.owner_noun}'s runtime {request.runtime}; it is built for: {built_for}. Fix: add "
+        f"that runtime to the {request.noun}'s `runtime=parametrize(...)`, or use a "
+        f"{request.noun} for this runtime."
+    )
+
+
+@rule(desc="Resolve target references", level=LogLevel.DEBUG)
+async def resolve_references(request: ReferencesRequest) -> ReferencedTargets:
+    owner = request.owner
+    inputs = [
+        AddressInput.parse(
+            spec,
+            relative_to=owner.spec_path,
+            description_of_origin=f"the `{request.field_alias}` field of {owner}",
+        )
+        for spec in request.specs
+    ]
+    # All variants of a parametrized target share its directory: list it once per spec.
+    in_dirs = await MultiGet(
+        Get(
+            Targets,
+            RawSpecs(
+                dir_literals=(DirLiteralSpec(i.path_component),),
+                unmatched_glob_behavior=GlobMatchErrorBehavior.ignore,
+                description_of_origin=f"the `{request.field_alias}` field of {owner}",
+            ),
+        )
+        for i in inputs
+    )
+    chosen: list[Target] = []
+    for spec, address_input, in_dir in zip(request.specs, inputs, in_dirs):
+        candidates = _candidates_for(address_input, in_dir)
+        if not candidates:
+            if request.lenient:
+                continue
+            raise ReferenceError(
+                f"{owner}: unknown {request.noun} `{spec}`: there is no `{request.expected_alias}` "
+                f"named `{address_input.target_component or os.path.basename(address_input.path_component)}` "
+                f"in `{address_input.path_component or '//'}`. Fix: correct the address in "
+                f"`{request.field_alias}`, or declare the target there."
+            )
+        wrong = [t for t in candidates if t.alias != request.expected_alias]
+        if wrong and not request.lenient:
+            raise ReferenceError(
+                f"{owner}: `{request.field_alias}` names {wrong[0].address}, a `{wrong[0].alias}`, "
+                f"not a `{request.expected_alias}`. Fix: point `{request.field_alias}` at a "
+                f"`{request.expected_alias}` target."
+            )
+        chosen.extend(await _variants_for(request, spec, candidates))
+    return ReferencedTargets(tuple(chosen))
+
+
+@dataclass(frozen=True)
+class FieldReference:
+    """The target named by the field `field_alias` of `owner`; subclasses say what it must build."""
+
+    spec: str
+    owner: Address
+    field_alias: str
+
+
+async def target_of_type(spec: str, owner: Address, field_alias: str, target_type: type[Target]) -> Target:
+    """The one target a single-address field names, which must be a `target_type`."""
+    referenced = await Get(
+        ReferencedTargets,
+        ReferencesRequest(owner, field_alias, (spec,), target_type.alias, target_type.alias.replace("_", " ")),
+    )
+    return referenced.targets[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Dependency inference: every reference field is an edge of the build graph.
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReferencingFieldSet(FieldSet):
+    required_fields = (Dependencies,)
+
+    @classmethod
+    def opt_out(cls, tgt: Target) -> bool:
+        return not reference_fields(tgt)
+
+
+class InferReferencedDependencies(InferDependenciesRequest):
+    infer_from = ReferencingFieldSet
+
+
+@rule(desc="Inferring dependencies from target references", level=LogLevel.DEBUG)
+async def infer_referenced_dependencies(request: InferReferencedDependencies) -> InferredDependencies:
+    address = request.field_set.address
+    wrapped = await Get(
+        WrappedTarget, WrappedTargetRequest(address, description_of_origin="<infallible>")
+    )
+    tgt = wrapped.target
+    runtime_input = _runtime_input(tgt)
+    runtime = await Get(Address, AddressInput, runtime_input) if runtime_input else None
+    resolved = await MultiGet(
+        Get(ReferencedTargets, ReferencesRequest, ReferencesRequest.of(field, runtime, lenient=True))
+        for field in reference_fields(tgt)
+    )
+    return InferredDependencies(sorted({a for r in resolved for a in r.addresses}))
+
+
+def rules():
+    return [*collect_rules(), UnionRule(InferDependenciesRequest, InferReferencedDependencies)]
