@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import ClassVar
 
-from pants.base.specs import DirLiteralSpec, RawSpecs
+from pants.base.specs import AddressLiteralSpec, RawSpecs
+from pants.build_graph.address import ResolveError
 from pants.engine.addresses import Address, AddressInput
-from pants.engine.fs import GlobMatchErrorBehavior
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     AsyncFieldMixin,
@@ -34,6 +34,7 @@ from pants.engine.target import (
     WrappedTargetRequest,
 )
 from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 
 
@@ -133,16 +134,35 @@ class ReferencedTargets:
         return tuple(t.address for t in self.targets)
 
 
-def _candidates_for(address_input: AddressInput, in_dir: Targets) -> list[Target]:
-    name = address_input.target_component or os.path.basename(address_input.path_component)
-    params = address_input.parameters
-    return [
-        t
-        for t in in_dir
-        if t.address.target_name == name
-        and not t.address.is_generated_target
-        and all(t.address.parameters.get(k) == v for k, v in params.items())
-    ]
+@dataclass(frozen=True)
+class CandidatesRequest:
+    address_input: AddressInput
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The targets an address names: every variant of a parametrized target; none if unknown."""
+
+    targets: tuple[Target, ...]
+
+
+@rule(desc="Find the targets an address names", level=LogLevel.DEBUG)
+async def candidates_for(request: CandidatesRequest) -> Candidates:
+    i = request.address_input
+    try:
+        targets = await Get(
+            Targets,
+            RawSpecs(
+                address_literals=(
+                    AddressLiteralSpec(i.path_component, i.target_component, i.generated_component, FrozenDict(i.parameters)),
+                ),
+                description_of_origin=i.description_of_origin,
+            ),
+        )
+    except ResolveError:
+        # Unknown directory or name: the strict caller reports it with the field and the fix.
+        return Candidates(())
+    return Candidates(tuple(targets))
 
 
 def _runtime_input(tgt: Target) -> AddressInput | None:
@@ -194,21 +214,10 @@ async def resolve_references(request: ReferencesRequest) -> ReferencedTargets:
         )
         for spec in request.specs
     ]
-    # All variants of a parametrized target share its directory: list it once per spec.
-    in_dirs = await MultiGet(
-        Get(
-            Targets,
-            RawSpecs(
-                dir_literals=(DirLiteralSpec(i.path_component),),
-                unmatched_glob_behavior=GlobMatchErrorBehavior.ignore,
-                description_of_origin=f"the `{request.field_alias}` field of {owner}",
-            ),
-        )
-        for i in inputs
-    )
+    found = await MultiGet(Get(Candidates, CandidatesRequest(i)) for i in inputs)
     chosen: list[Target] = []
-    for spec, address_input, in_dir in zip(request.specs, inputs, in_dirs):
-        candidates = _candidates_for(address_input, in_dir)
+    for spec, address_input, candidates_found in zip(request.specs, inputs, found):
+        candidates = list(candidates_found.targets)
         if not candidates:
             if request.lenient:
                 continue

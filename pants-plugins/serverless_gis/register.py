@@ -1,6 +1,6 @@
 """Serverless GIS ruleset: runtimes, per-platform lockfiles, layers, functions, native builds."""
 
-from serverless_gis import artifact, python_lock, references
+from serverless_gis import artifact, compatibility, python_lock, references
 from serverless_gis.bindings import rules as bindings_rules
 from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.emulation import rules as emulation_rules
@@ -22,6 +22,7 @@ def rules():
         *artifact.rules(),
         *python_lock.rules(),
         *references.rules(),
+        *compatibility.rules(),
         *runtime_rules.rules(),
         *runtime_lockfiles.rules(),
         *layer_rules.rules(),

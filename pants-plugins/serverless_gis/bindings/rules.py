@@ -180,11 +180,6 @@ async def build_bindings(
     locked = {name: p.version for name, p in locked_resolve.projects.items()}
     packages = [canonicalize_name(p) for p in field_set.packages.value or ()]
     small = [canonicalize_name(p) for p in field_set.optimize_for_size.value or ()]
-    if set(small) - set(packages):
-        raise BindingsError(
-            f"{address}: `optimize_for_size` lists {sorted(set(small) - set(packages))}, which "
-            "`packages` does not build."
-        )
     versions = check_versions(address, {p: "sdist" for p in packages}, files, locked, lockfile, wheelhouse_path)
 
     native_targets = await Get(ReferencedTargets, ReferencesRequest.of(field_set.natives))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from packaging.utils import canonicalize_name
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    InvalidTargetException,
     Dependencies,
     MultipleSourcesField,
     SingleSourceField,
@@ -120,6 +122,18 @@ class PythonBindingsTarget(Target):
         NativePolicyField,
         BindingsDependenciesField,
     )
+
+    def validate(self) -> None:
+        packages = {canonicalize_name(p) for p in self[BindingsPackagesField].value or ()}
+        unbuilt = sorted(
+            p for p in self[BindingsOptimizeForSizeField].value or () if canonicalize_name(p) not in packages
+        )
+        if unbuilt:
+            raise InvalidTargetException(
+                f"The `python_bindings` target {self.address}: `optimize_for_size` lists {unbuilt}, "
+                "which `packages` does not build. Fix: add them to `packages`, or drop them from "
+                "`optimize_for_size`."
+            )
     help = help_text(
         """
         Wheels of Python bindings (shapely, pyproj, rasterio, fiona, ...) built from sdists in a

@@ -78,8 +78,6 @@ async def run_invoke_test(
 ) -> TestResult:
     field_set = batch.single_element
     address = field_set.address
-    if (field_set.expect.value is None) == (field_set.expect_error.value is None):
-        raise NativeBuildError(f"{address}: set exactly one of `expect` and `expect_error`.")
     function = await target_of_type(field_set.function.value, address, "function", ServerlessFunctionTarget)
     function_fs = ServerlessFunctionFieldSet.create(function)
     runtime = await Get(ServerlessRuntime, RuntimeRequest(function_fs.runtime.value, function.address))

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from typing import Optional
+
 from pants.core.goals.test import TestTimeoutField
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    InvalidFieldException,
+    InvalidTargetException,
     Dependencies,
     DictStringToStringField,
     StringField,
@@ -14,6 +20,7 @@ from pants.engine.target import (
 from pants.util.strutil import help_text
 from serverless_gis.references import TargetReferenceField
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
+from serverless_gis.runtime.target_types import checked_version
 
 
 class EmulationDependenciesField(Dependencies):
@@ -26,12 +33,34 @@ class CPythonPrefixField(StringField):
     help = "Install prefix; AWS Lambda keeps its Python in /var/lang (layers go to /opt)."
 
 
+class CPythonVersionField(StringField):
+    alias = "python_version"
+    required = True
+    help = help_text(
+        """
+        The version the source builds, e.g. `3.13.5`. Its `major.minor` must equal the
+        `python_version` of the runtimes it stands in for (checked for bindings and invoke tests).
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        return checked_version(cls.alias, value, address, r"3\.\d+\.\d+", "3.13.5")
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        major, minor = self.value.split(".")[:2]
+        return int(major), int(minor)
+
+
 class CPythonBuildTarget(Target):
     alias = "cpython_build"
     core_fields = (
         *COMMON_TARGET_FIELDS,
         NativeSourceField,
         NativeToolchainField,
+        CPythonVersionField,
         CPythonPrefixField,
         EmulationDependenciesField,
     )
@@ -51,13 +80,28 @@ class InvokeFunctionField(TargetReferenceField):
     help = "Address of the `serverless_function` (a single runtime variant) to invoke."
 
 
-class InvokeEventField(StringField):
+class JsonTextField(StringField):
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None:
+            try:
+                json.loads(value)
+            except ValueError as e:
+                raise InvalidFieldException(
+                    f"The `{cls.alias}` field of {address} is not valid JSON ({e}). Fix: write "
+                    "JSON text, e.g. with `json.dumps(...)` in the BUILD file."
+                )
+        return value
+
+
+class InvokeEventField(JsonTextField):
     alias = "event"
     default = "{}"
     help = "The event, as JSON text."
 
 
-class InvokeExpectField(StringField):
+class InvokeExpectField(JsonTextField):
     alias = "expect"
     help = "The JSON result the handler must return (compared after parsing)."
 
@@ -124,6 +168,15 @@ class ServerlessInvokeTestTarget(Target):
         TestTimeoutField,
         EmulationDependenciesField,
     )
+
+    def validate(self) -> None:
+        if (self[InvokeExpectField].value is None) == (self[InvokeExpectErrorField].value is None):
+            raise InvalidTargetException(
+                f"The `{self.alias}` target {self.address} sets "
+                f"{'both' if self[InvokeExpectField].value is not None else 'neither'} of `expect` "
+                "and `expect_error`. Fix: set exactly one: `expect` for the result a healthy "
+                "invoke returns, `expect_error` for text the failure must contain."
+            )
     help = help_text(
         """
         `test` runs the packaged function the way Lambda does: in the runtime image with the

@@ -71,7 +71,6 @@ STEP_SCRIPTS = (
 PROCESS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NO_DOCKER_EXIT = 97
 _ERROR = GlobMatchErrorBehavior.error
-_REGISTRY_REF = re.compile(r"^[^@\s]+@sha256:[0-9a-f]{64}$")
 
 
 class NativeBuildError(Exception):
@@ -119,17 +118,8 @@ async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainIm
     scripts = await Get(Digest, PathGlobs([f"{DOCKER_SCRIPTS}/{name}" for name in STEP_SCRIPTS]))
     registry_ref = tgt[ToolchainRegistryImageField].value
     if registry_ref:
-        if not _REGISTRY_REF.match(registry_ref):
-            raise NativeBuildError(
-                f"{tgt.address}: `image` must be pinned by digest as `repo@sha256:<64 hex>`, got "
-                f"`{registry_ref}`."
-            )
         return ToolchainImage(
             tgt.address, tgt[ToolchainArchField].value, "registry", registry_ref, registry_ref, scripts
-        )
-    if not tgt[ToolchainLockfileField].value:
-        raise NativeBuildError(
-            f"{tgt.address}: a `toolchain_image` needs a `lockfile` recipe or a digest-pinned `image`."
         )
     lock = await Get(HydratedSources, HydrateSourcesRequest(tgt[ToolchainLockfileField]))
     contents = await Get(DigestContents, Digest, lock.snapshot.digest)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from typing import Optional
+
 from pants.core.target_types import AssetSourceField
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    InvalidFieldException,
+    InvalidTargetException,
     Dependencies,
     SingleSourceField,
     StringField,
@@ -38,6 +44,16 @@ class ToolchainLockfileField(SingleSourceField):
 
 class ToolchainRegistryImageField(StringField):
     alias = "image"
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None and not re.fullmatch(r"[^@\s]+@sha256:[0-9a-f]{64}", value):
+            raise InvalidFieldException(
+                f"The `image` field of {address} is `{value}`, not pinned by digest. Fix: write "
+                "`repo@sha256:<64 hex>` (e.g. from `docker buildx imagetools inspect`)."
+            )
+        return value
     help = help_text(
         """
         For connected orgs: a registry image pinned by digest, `repo@sha256:<64 hex>`, used instead
@@ -55,6 +71,16 @@ class ToolchainImageTarget(Target):
         ToolchainLockfileField,
         ToolchainRegistryImageField,
     )
+
+    def validate(self) -> None:
+        if (self[ToolchainLockfileField].value is None) == (self[ToolchainRegistryImageField].value is None):
+            raise InvalidTargetException(
+                f"The `toolchain_image` target {self.address} sets "
+                f"{'both' if self[ToolchainLockfileField].value else 'neither'} of `lockfile` and "
+                "`image`. Fix: give exactly one: a `lockfile` recipe built with debootstrap, or a "
+                "registry `image` pinned by digest."
+            )
+
     help = help_text(
         """
         A pinned build (or runtime-emulation) image. Build steps reference it by a tag derived

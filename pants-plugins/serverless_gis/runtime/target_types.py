@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from typing import Optional
+
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     IntField,
+    InvalidFieldException,
     SingleSourceField,
     StringField,
     Target,
@@ -12,6 +17,16 @@ from pants.engine.target import (
 from pants.util.strutil import help_text
 
 MIB = 1024 * 1024
+
+
+def checked_version(field_alias: str, value: str, address: Address, pattern: str, example: str) -> str:
+    """`value` if it has the `pattern` form; otherwise an error naming the target and the fix."""
+    if not re.fullmatch(pattern, value):
+        raise InvalidFieldException(
+            f"The `{field_alias}` field of {address} is {value!r}, not a version like `{example}`. "
+            f"Fix: write it as `{example}`."
+        )
+    return value
 
 
 class RuntimeProviderField(StringField):
@@ -30,6 +45,11 @@ class RuntimePythonVersionField(StringField):
         for the `python_full_version` marker.
         """
     )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        return checked_version(cls.alias, value, address, r"3\.\d+(\.\d+)?", "3.13")
 
     @property
     def major_minor(self) -> tuple[int, int]:
@@ -63,6 +83,11 @@ class RuntimeGlibcField(StringField):
         and native libraries must not need a newer one.
         """
     )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        return checked_version(cls.alias, value, address, r"2\.\d+", "2.34")
 
     @property
     def major_minor(self) -> tuple[int, int]:
