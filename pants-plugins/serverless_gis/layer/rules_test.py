@@ -1,0 +1,154 @@
+"""Rule tests of what a layer references: its runtime, natives and the bindings of its runtime."""
+
+from __future__ import annotations
+
+import pytest
+
+from pants.engine.addresses import Address, Addresses
+from pants.engine.internals.parametrize import Parametrize
+from pants.engine.internals.scheduler import ExecutionError
+from pants.engine.target import DependenciesRequest, Dependencies
+from pants.testutil.rule_runner import QueryRule, RuleRunner
+from serverless_gis import compatibility, references
+from serverless_gis.bindings.target_types import PythonBindingsTarget
+from serverless_gis.emulation.target_types import CPythonBuildTarget
+from serverless_gis.layer.target_types import LayerBindingsField, LayerNativesField, ServerlessLayerTarget
+from serverless_gis.native.target_types import NativeLibraryTarget, ToolchainImageTarget
+from serverless_gis.references import ReferencedTargets, ReferencesRequest
+from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
+
+GEO = Address("layers", target_name="geo", parameters={"runtime": "x86_64"})
+GEO_ARM = Address("layers", target_name="geo", parameters={"runtime": "arm64"})
+RUNTIME = Address("runtimes", target_name="x86_64")
+RUNTIME_ARM = Address("runtimes", target_name="arm64")
+
+
+@pytest.fixture
+def rule_runner() -> RuleRunner:
+    runner = RuleRunner(
+        rules=[
+            *references.rules(),
+            *compatibility.rules(),
+            QueryRule(ReferencedTargets, [ReferencesRequest]),
+            QueryRule(Addresses, [DependenciesRequest]),
+        ],
+        target_types=[
+            ServerlessRuntimeTarget,
+            ServerlessLayerTarget,
+            NativeLibraryTarget,
+            ToolchainImageTarget,
+            PythonBindingsTarget,
+            CPythonBuildTarget,
+        ],
+        objects={"parametrize": Parametrize},
+    )
+    runner.write_files(
+        {
+            "runtimes/BUILD": "\n".join(
+                f'serverless_runtime(name="{arch}", python_version="3.13", arch="{arch}", '
+                f'glibc="2.34", resolve="{arch}", complete_platform="{arch}.json")'
+                for arch in ("x86_64", "arm64")
+            ),
+            "toolchain/BUILD": 'toolchain_image(name="tc", lockfile="tc.lock")\n',
+            "native/BUILD": (
+                'native_library(name="proj", source="proj.tar.gz", toolchain="//toolchain:tc")\n'
+                'native_library(name="gdal", source="gdal.tar.gz", toolchain="//toolchain:tc", dependencies=[":proj"])\n'
+            ),
+            "python/BUILD": 'cpython_build(name="py", source="py.tar.xz", toolchain="//toolchain:tc", python_version="3.13.5")\n',
+            "bindings/BUILD": (
+                'python_bindings(name="gis", packages=["pyproj"], natives=["//native:gdal"], '
+                'python="//python:py", runtime="//runtimes:x86_64", toolchain="//toolchain:tc")\n'
+            ),
+            "layers/BUILD": (
+                'serverless_layer(name="geo", requirements=["pyproj"], bindings=["//bindings:gis"], '
+                'natives=["//native:proj"], '
+                'runtime=parametrize(x86_64="//runtimes:x86_64", arm64="//runtimes:arm64"))\n'
+                'serverless_layer(name="bad", runtime="//runtimes:x86_64", natives=["//runtimes:x86_64"])\n'
+            ),
+        }
+    )
+    return runner
+
+
+def dependencies(rule_runner: RuleRunner, address: Address) -> set[str]:
+    tgt = rule_runner.get_target(address)
+    return {a.spec for a in rule_runner.request(Addresses, [DependenciesRequest(tgt[Dependencies])])}
+
+
+def test_bindings_apply_to_the_variant_of_their_runtime_only(rule_runner: RuleRunner) -> None:
+    for address, runtime, expected in ((GEO, RUNTIME, ["bindings:gis"]), (GEO_ARM, RUNTIME_ARM, [])):
+        field = rule_runner.get_target(address)[LayerBindingsField]
+        found = rule_runner.request(ReferencedTargets, [ReferencesRequest.of(field, runtime=runtime)])
+        assert [a.spec for a in found.addresses] == expected
+
+
+def test_references_are_dependencies(rule_runner: RuleRunner) -> None:
+    assert dependencies(rule_runner, GEO) == {"runtimes:x86_64", "native:proj", "bindings:gis"}
+    # The arm64 variant does not use the x86_64 bindings, so a binding change does not touch it.
+    assert dependencies(rule_runner, GEO_ARM) == {"runtimes:arm64", "native:proj"}
+    bindings = dependencies(rule_runner, Address("bindings", target_name="gis"))
+    assert bindings == {"native:gdal", "python:py", "runtimes:x86_64", "toolchain:tc"}
+
+
+def test_natives_must_name_native_libraries(rule_runner: RuleRunner) -> None:
+    field = rule_runner.get_target(Address("layers", target_name="bad"))[LayerNativesField]
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.request(ReferencedTargets, [ReferencesRequest.of(field)])
+    assert "layers:bad: `natives` names runtimes:x86_64, a `serverless_runtime`, not a `native_library`" in str(exc.value)
+    assert "Fix:" in str(exc.value)
+
+
+def test_unknown_native_library_names_the_field_and_fix(rule_runner: RuleRunner) -> None:
+    field = LayerNativesField(["//native:nope"], Address("layers", target_name="geo"))
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.request(ReferencedTargets, [ReferencesRequest.of(field)])
+    assert "unknown native library `//native:nope`" in str(exc.value)
+
+
+def test_bindings_toolchain_must_match_the_runtime_arch(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "toolchain/BUILD": (
+                'toolchain_image(name="tc", lockfile="tc.lock")\n'
+                'toolchain_image(name="tc-arm", arch="arm64", lockfile="tc.lock")\n'
+            ),
+            "bindings/BUILD": (
+                'python_bindings(name="gis", packages=["pyproj"], natives=["//native:gdal"], '
+                'python="//python:py", runtime="//runtimes:x86_64", toolchain="//toolchain:tc-arm")\n'
+            ),
+        }
+    )
+    with pytest.raises(ExecutionError) as exc:
+        dependencies(rule_runner, Address("bindings", target_name="gis"))
+    message = str(exc.value)
+    assert "bindings:gis: `toolchain` names toolchain:tc-arm, a toolchain image for arm64" in message
+    assert "runtimes:x86_64 is x86_64" in message and 'arch="x86_64"' in message
+
+
+def test_bindings_cpython_must_match_the_runtime_python(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {"python/BUILD": 'cpython_build(name="py", source="py.tar.xz", toolchain="//toolchain:tc", python_version="3.12.9")\n'}
+    )
+    with pytest.raises(ExecutionError) as exc:
+        dependencies(rule_runner, Address("bindings", target_name="gis"))
+    assert "`python` names python:py, CPython 3.12.9, but the runtime runtimes:x86_64 is Python 3.13" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "fields, error",
+    [
+        ('optimize_for_size=["shapely"]', "`optimize_for_size` lists ['shapely'], which `packages` does not build"),
+    ],
+)
+def test_bindings_fields_are_checked_when_parsed(rule_runner: RuleRunner, fields: str, error: str) -> None:
+    rule_runner.write_files(
+        {
+            "bindings/BUILD": (
+                f'python_bindings(name="gis", packages=["pyproj"], natives=["//native:gdal"], {fields}, '
+                'python="//python:py", runtime="//runtimes:x86_64", toolchain="//toolchain:tc")\n'
+            )
+        }
+    )
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("bindings", target_name="gis"))
+    assert "bindings:gis" in str(exc.value) and error in str(exc.value) and "Fix:" in str(exc.value)
