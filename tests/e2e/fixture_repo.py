@@ -12,10 +12,10 @@ import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
-import serverless_gis
-
 PANTS = Path(os.environ["SERVERLESS_GIS_PANTS_VENV"]) / "bin" / "pants"
-PLUGIN_ROOT = Path(serverless_gis.__file__).resolve().parent.parent
+# The ruleset as a plugin distribution (`//pants-plugins:dist`, built into the test sandbox):
+# fixture repos get it the way another repository would, through `[GLOBAL].plugins`.
+PLUGIN = f"serverless-gis-pants @ file://{Path.cwd()}/serverless_gis_pants-0.1.0-py3-none-any.whl"
 
 
 def repo_config(section: str) -> str:
@@ -172,8 +172,8 @@ def write_pants_toml(root: Path, resolves: dict[str, str]) -> None:
             f"""
             [GLOBAL]
             pants_version = "2.17.1"
-            pythonpath = ["{PLUGIN_ROOT}"]
-            backend_packages = ["pants.backend.python", "serverless_gis"]
+            plugins = ["{PLUGIN}"]
+            backend_packages = ["pants.backend.python"]
             ignore_warnings = ["DEPRECATED: Running Pants in an external Python interpreter"]
 
             [source]

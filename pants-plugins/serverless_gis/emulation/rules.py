@@ -33,16 +33,6 @@ from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.references import target_of_type
 
-# What AWS Lambda's python runtime sets (python3.12+, Amazon Linux 2023).
-LAMBDA_ENV = (
-    "LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
-    "PATH=/var/lang/bin:/usr/local/bin:/usr/bin:/bin:/opt/bin",
-    "LANG=en_US.UTF-8",
-    "TZ=:UTC",
-    "LAMBDA_TASK_ROOT=/var/task",
-)
-
-
 class ServerlessInvokeTestSubsystem(Subsystem):
     options_scope = "invoke-test"
     name = "Lambda-style invoke tests"
@@ -87,6 +77,7 @@ async def run_invoke_test(
         Get(ToolchainImage, ToolchainImageRequest(field_set.image.value, address, "image")),
     )
     python = await Get(BuiltCPython, CPythonRequest(field_set.python.value, address, "python"))
+    model = runtime.model
     zip_path = package.artifacts[0].relpath
     manifest_path = next(a.relpath for a in package.artifacts if a.relpath.endswith(".manifest.json"))
     manifest = json.loads((await Get(DigestContents, DigestSubset(package.digest, PathGlobs([manifest_path]))))[0].content)
@@ -110,14 +101,14 @@ async def run_invoke_test(
         image,
         address,
         (
-            "env", "-i", *LAMBDA_ENV,
+            "env", "-i", *model.environment_for(runtime.python_version),
             *(f"{k}={v}" for k, v in sorted((field_set.environment.value or {}).items())),
             f"{python.prefix}/bin/python3", "-I", f"/work/{PYTHON_BUILD}/lambda-invoke.py",
             manifest["handler"], field_set.event.value,
         ),
         input_digest,
         description=f"Invoke {function.address} in {image.address}",
-        extra_env={"SGIS_MOUNTS": f"opt:/opt task:/var/task lang:{python.prefix}"},
+        extra_env={"SGIS_MOUNTS": f"opt:{model.layer_root} task:{model.task_root} lang:{python.prefix}"},
         check=False,
     )
     test_result = TestResult.from_fallible_process_result(result, address=address, output_setting=test_subsystem.output)

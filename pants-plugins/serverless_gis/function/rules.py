@@ -296,7 +296,7 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
             tree=venv.digest,
             src="__function",
             prefix="",
-            mount="/var/task",
+            mount=runtime.model.task_root,
             prune=FUNCTION_PRUNE,
             bytecode="alongside",
             output_path=f"{stem}.zip",

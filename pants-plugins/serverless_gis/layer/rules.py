@@ -149,8 +149,8 @@ async def build_layer(
         ZipArtifactRequest(
             tree=venv.digest,
             src="__layer",
-            prefix="python/",
-            mount="/opt",
+            prefix=f"{runtime.model.layer_python_dir}/",
+            mount=runtime.model.layer_root,
             prune=tuple(field_set.prune.value or ()),
             bytecode=field_set.bytecode.value,
             output_path=layer_output_path(address, runtime),

@@ -11,6 +11,7 @@ from pants.engine.fs import CreateDigest, Digest, FileContent, Snapshot, Workspa
 from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import (
+    IntField,
     HydratedSources,
     HydrateSourcesRequest,
     Targets,
@@ -18,6 +19,8 @@ from pants.engine.target import (
     WrappedTargetRequest,
 )
 from pants.util.logging import LogLevel
+from serverless_gis.providers import runtime_model
+from serverless_gis.providers.model import RuntimeModel
 from serverless_gis.references import target_of_type
 from serverless_gis.runtime.platforms import complete_platform, render
 from serverless_gis.runtime.target_types import (
@@ -52,6 +55,7 @@ class RuntimeRequest:
 class ServerlessRuntime:
     address: Address
     provider: str
+    model: RuntimeModel
     python_version: tuple[int, int]
     python_full_version: str
     arch: str
@@ -79,17 +83,24 @@ class ServerlessRuntime:
 
 
 def runtime_from_target(tgt: ServerlessRuntimeTarget, platform_file: Snapshot) -> ServerlessRuntime:
+    model = runtime_model(tgt[RuntimeProviderField].value)
+
+    def limit(field: type[IntField], default: int) -> int:
+        value = tgt[field].value
+        return default if value is None else value
+
     return ServerlessRuntime(
         address=tgt.address,
         provider=tgt[RuntimeProviderField].value,
+        model=model,
         python_version=tgt[RuntimePythonVersionField].major_minor,
         python_full_version=tgt[RuntimePythonVersionField].full_version,
         arch=tgt[RuntimeArchField].value,
         machine=tgt[RuntimeArchField].machine,
         glibc=tgt[RuntimeGlibcField].major_minor,
-        max_unzipped_bytes=tgt[RuntimeMaxUnzippedMbField].value * MIB,
-        max_layers=tgt[RuntimeMaxLayersField].value,
-        max_direct_upload_bytes=tgt[RuntimeMaxDirectUploadMbField].value * MIB,
+        max_unzipped_bytes=limit(RuntimeMaxUnzippedMbField, model.limits.max_unzipped_mb) * MIB,
+        max_layers=limit(RuntimeMaxLayersField, model.limits.max_layers),
+        max_direct_upload_bytes=limit(RuntimeMaxDirectUploadMbField, model.limits.max_direct_upload_mb) * MIB,
         resolve=tgt[RuntimeResolveField].value,
         complete_platforms=CompletePlatforms.from_snapshot(platform_file),
     )

@@ -15,6 +15,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.providers import PROVIDERS
 
 MIB = 1024 * 1024
 
@@ -32,8 +33,13 @@ def checked_version(field_alias: str, value: str, address: Address, pattern: str
 class RuntimeProviderField(StringField):
     alias = "provider"
     default = "aws"
-    valid_choices = ("aws", "gcp", "azure")
-    help = "The cloud provider whose function platform this runtime describes."
+    valid_choices = tuple(PROVIDERS)
+    help = help_text(
+        """
+        The cloud provider whose function platform this runtime describes; its runtime model
+        (`serverless_gis.providers`) gives the layer and task paths, environment and limits.
+        """
+    )
 
 
 class RuntimePythonVersionField(StringField):
@@ -97,20 +103,17 @@ class RuntimeGlibcField(StringField):
 
 class RuntimeMaxUnzippedMbField(IntField):
     alias = "max_unzipped_mb"
-    default = 250
-    help = "Limit, in MiB, for the unzipped function plus all its layers (AWS Lambda: 250)."
+    help = "Limit, in MiB, for the unzipped function plus all its layers. Default: the provider's (AWS Lambda: 250)."
 
 
 class RuntimeMaxLayersField(IntField):
     alias = "max_layers"
-    default = 5
-    help = "How many layers one function may use (AWS Lambda: 5)."
+    help = "How many layers one function may use. Default: the provider's (AWS Lambda: 5)."
 
 
 class RuntimeMaxDirectUploadMbField(IntField):
     alias = "max_direct_upload_mb"
-    default = 50
-    help = "Largest zip, in MiB, that can be uploaded directly instead of through S3 (AWS: 50)."
+    help = "Largest zip, in MiB, uploaded directly instead of through object storage. Default: the provider's (AWS: 50)."
 
 
 class RuntimeResolveField(StringField):

@@ -1,0 +1,40 @@
+"""What layers, functions and the emulation need to know about a provider's function runtime."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_unzipped_mb: int
+    max_layers: int
+    max_direct_upload_mb: int
+
+
+@dataclass(frozen=True)
+class RuntimeModel:
+    provider: str
+    # Where layers are extracted (each over the previous ones), and the folder in a layer zip
+    # that lands on sys.path.
+    layer_root: str
+    layer_python_dir: str
+    # Where the function's zip is extracted; it comes first on sys.path.
+    task_root: str
+    # Where the provider keeps the interpreter (the emulation mounts the built CPython there).
+    interpreter_prefix: str
+    # The environment the provider sets for every handler, `{python}` replaced by `3.13`.
+    environment: tuple[tuple[str, str], ...]
+    limits: Limits
+    # The emulation runs as the provider's sandbox user on a read-only root, writes in /tmp only.
+    sandbox_user: str
+    read_only_root: bool
+    tmpfs: str
+
+    @property
+    def layer_python_root(self) -> str:
+        return f"{self.layer_root}/{self.layer_python_dir}"
+
+    def environment_for(self, python_version: tuple[int, int]) -> tuple[str, ...]:
+        version = f"{python_version[0]}.{python_version[1]}"
+        return tuple(f"{k}={v.replace('{python}', version)}" for k, v in self.environment)
