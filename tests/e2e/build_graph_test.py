@@ -4,6 +4,7 @@ answer what a CI team asks of them."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 
@@ -16,6 +17,11 @@ LAYER = "Zip layer"
 FUNCTION = "Zip function"
 
 
+def addresses(output: str) -> set[str]:
+    """The addresses Pants printed (its log lines on stderr are interleaved)."""
+    return {line for line in output.splitlines() if re.fullmatch(r"[\w./-]*[:@][\w./@=:#-]+", line)}
+
+
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> FixtureRepo:
     tmp = tmp_path_factory.mktemp("e2e-graph")
@@ -23,9 +29,9 @@ def repo(tmp_path_factory) -> FixtureRepo:
 
 
 def test_dependents_of_a_native_library(repo: FixtureRepo) -> None:
-    out = repo.pants("dependents", "--transitive", "native/tinya:").output.split()
+    out = addresses(repo.pants("dependents", "--transitive", "native/tinya:").output)
     # The GDAL stand-in links it; both layers hold it; the functions on them; not `plain`.
-    assert set(out) == {
+    assert out == {
         "native/tinyb:tinyb",
         "layers/geo:geo",
         "layers/proj:proj",
@@ -35,7 +41,7 @@ def test_dependents_of_a_native_library(repo: FixtureRepo) -> None:
 
 
 def test_dependencies_of_a_function(repo: FixtureRepo) -> None:
-    out = set(repo.pants("dependencies", "--transitive", "functions/raster:").output.split())
+    out = addresses(repo.pants("dependencies", "--transitive", "functions/raster:").output)
     assert {
         "layers/geo:geo",
         "native/tinyb:tinyb",
@@ -64,7 +70,7 @@ def test_changed_dependents_rebuild_exactly_what_a_change_touches(repo: FixtureR
     build = repo.root / "native/tinyb/BUILD"
     build.write_text(build.read_text().replace("-DFLAVOR=1", "-DFLAVOR=3"))
     changed = ["--changed-since=HEAD", "--changed-dependents=transitive"]
-    listed = set(repo.pants(*changed, "list").output.split())
+    listed = addresses(repo.pants(*changed, "list").output)
     assert listed == {"native/tinyb:tinyb", "layers/geo:geo", "functions/raster:raster"}
 
     out = repo.pants(*changed, "package").output
@@ -91,7 +97,7 @@ def test_a_function_whose_layer_lacks_its_runtime_still_fails_clearly(repo: Fixt
     )
     try:
         # Inference is lenient: the graph queries still answer while a BUILD file is wrong.
-        out = repo.pants("dependencies", "functions/wrong:wrong").output.split()
+        out = addresses(repo.pants("dependencies", "functions/wrong:wrong").output)
         assert "functions/wrong:arm-only" in out
         failed = repo.pants("package", "functions/wrong:wrong", check=False)
         assert failed.returncode != 0
