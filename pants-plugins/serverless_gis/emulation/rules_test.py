@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from pants.engine.addresses import Address, Addresses
+from pants.engine.addresses import Address
 from pants.engine.internals.parametrize import Parametrize
 from pants.engine.internals.scheduler import ExecutionError
-from pants.engine.target import Dependencies, DependenciesRequest
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import compatibility, references
+from serverless_gis.testutil import DEPENDENCIES_QUERY, RUNTIMES_BUILD, resolved_dependencies
 from serverless_gis.emulation.target_types import (
     CPythonBuildTarget,
     InvokeFunctionField,
@@ -31,7 +31,7 @@ def rule_runner() -> RuleRunner:
         rules=[
             *references.rules(),
             *compatibility.rules(),
-            QueryRule(Addresses, [DependenciesRequest]),
+            DEPENDENCIES_QUERY,
             QueryRule(ReferencedTargets, [ReferencesRequest]),
         ],
         target_types=[
@@ -45,11 +45,7 @@ def rule_runner() -> RuleRunner:
     )
     runner.write_files(
         {
-            "runtimes/BUILD": "\n".join(
-                f'serverless_runtime(name="{arch}", python_version="3.13", arch="{arch}", '
-                f'glibc="2.34", resolve="{arch}", complete_platform="{arch}.json")'
-                for arch in ("x86_64", "arm64")
-            ),
+            "runtimes/BUILD": RUNTIMES_BUILD,
             "tc/BUILD": (
                 'toolchain_image(name="build", lockfile="b.lock")\n'
                 'toolchain_image(name="runtime", lockfile="r.lock")\n'
@@ -77,10 +73,6 @@ def write_invoke(rule_runner: RuleRunner, fields: str) -> None:
     )
 
 
-def dependencies(rule_runner: RuleRunner, address: Address) -> set[str]:
-    tgt = rule_runner.get_target(address)
-    return {a.spec for a in rule_runner.request(Addresses, [DependenciesRequest(tgt[Dependencies])])}
-
 
 def parse_error(rule_runner: RuleRunner, address: Address) -> str:
     with pytest.raises(ExecutionError) as exc:
@@ -90,7 +82,7 @@ def parse_error(rule_runner: RuleRunner, address: Address) -> str:
 
 def test_invoke_test_depends_on_function_variant_image_and_cpython(rule_runner: RuleRunner) -> None:
     write_invoke(rule_runner, f'{INVOKE_FIELDS}, expect="1"')
-    assert dependencies(rule_runner, INVOKE) == {"fn@runtime=x86_64", "tc:runtime", "py:py"}
+    assert resolved_dependencies(rule_runner, INVOKE) == {"fn@runtime=x86_64", "tc:runtime", "py:py"}
 
 
 @pytest.mark.parametrize(
@@ -111,7 +103,7 @@ def test_invoke_fields_are_checked_when_parsed(rule_runner: RuleRunner, fields: 
 def test_invoke_image_must_match_the_function_runtime_arch(rule_runner: RuleRunner) -> None:
     write_invoke(rule_runner, f'function=":fn@runtime=x86_64", image="//tc:runtime-arm", python="//py:py", expect="1"')
     with pytest.raises(ExecutionError) as exc:
-        dependencies(rule_runner, INVOKE)
+        resolved_dependencies(rule_runner, INVOKE)
     assert "fn:invoke: `image` names tc:runtime-arm, a toolchain image for arm64, but the runtime runtimes:x86_64 is x86_64" in str(exc.value)
 
 

@@ -20,7 +20,7 @@ from pants.engine.target import (
 from pants.util.strutil import help_text
 from serverless_gis.references import TargetReferenceField
 from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
-from serverless_gis.runtime.target_types import checked_version
+from serverless_gis.runtime.target_types import VersionField
 
 
 class EmulationDependenciesField(Dependencies):
@@ -33,9 +33,11 @@ class CPythonPrefixField(StringField):
     help = "Install prefix; AWS Lambda keeps its Python in /var/lang (layers go to /opt)."
 
 
-class CPythonVersionField(StringField):
+class CPythonVersionField(VersionField):
     alias = "python_version"
     required = True
+    pattern = r"3\.\d+\.\d+"
+    example = "3.13.5"
     help = help_text(
         """
         The version the source builds, e.g. `3.13.5`. Its `major.minor` must equal the
@@ -43,15 +45,6 @@ class CPythonVersionField(StringField):
         """
     )
 
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
-        value = super().compute_value(raw_value, address)
-        return checked_version(cls.alias, value, address, r"3\.\d+\.\d+", "3.13.5")
-
-    @property
-    def major_minor(self) -> tuple[int, int]:
-        major, minor = self.value.split(".")[:2]
-        return int(major), int(minor)
 
 
 class CPythonBuildTarget(Target):

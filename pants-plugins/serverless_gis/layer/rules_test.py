@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pants.engine.addresses import Address, Addresses
+from pants.engine.addresses import Address
 from pants.engine.internals.parametrize import Parametrize
 from pants.engine.internals.scheduler import ExecutionError
-from pants.engine.target import DependenciesRequest, Dependencies
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import compatibility, references
+from serverless_gis.testutil import DEPENDENCIES_QUERY, RUNTIMES_BUILD, resolved_dependencies
 from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.emulation.target_types import CPythonBuildTarget
 from serverless_gis.layer.target_types import LayerBindingsField, LayerNativesField, ServerlessLayerTarget
@@ -30,7 +30,7 @@ def rule_runner() -> RuleRunner:
             *references.rules(),
             *compatibility.rules(),
             QueryRule(ReferencedTargets, [ReferencesRequest]),
-            QueryRule(Addresses, [DependenciesRequest]),
+            DEPENDENCIES_QUERY,
         ],
         target_types=[
             ServerlessRuntimeTarget,
@@ -44,11 +44,7 @@ def rule_runner() -> RuleRunner:
     )
     runner.write_files(
         {
-            "runtimes/BUILD": "\n".join(
-                f'serverless_runtime(name="{arch}", python_version="3.13", arch="{arch}", '
-                f'glibc="2.34", resolve="{arch}", complete_platform="{arch}.json")'
-                for arch in ("x86_64", "arm64")
-            ),
+            "runtimes/BUILD": RUNTIMES_BUILD,
             "toolchain/BUILD": 'toolchain_image(name="tc", lockfile="tc.lock")\n',
             "native/BUILD": (
                 'native_library(name="proj", source="proj.tar.gz", toolchain="//toolchain:tc")\n'
@@ -70,10 +66,6 @@ def rule_runner() -> RuleRunner:
     return runner
 
 
-def dependencies(rule_runner: RuleRunner, address: Address) -> set[str]:
-    tgt = rule_runner.get_target(address)
-    return {a.spec for a in rule_runner.request(Addresses, [DependenciesRequest(tgt[Dependencies])])}
-
 
 def test_bindings_apply_to_the_variant_of_their_runtime_only(rule_runner: RuleRunner) -> None:
     for address, runtime, expected in ((GEO, RUNTIME, ["bindings:gis"]), (GEO_ARM, RUNTIME_ARM, [])):
@@ -83,10 +75,10 @@ def test_bindings_apply_to_the_variant_of_their_runtime_only(rule_runner: RuleRu
 
 
 def test_references_are_dependencies(rule_runner: RuleRunner) -> None:
-    assert dependencies(rule_runner, GEO) == {"runtimes:x86_64", "native:proj", "bindings:gis"}
+    assert resolved_dependencies(rule_runner, GEO) == {"runtimes:x86_64", "native:proj", "bindings:gis"}
     # The arm64 variant does not use the x86_64 bindings, so a binding change does not touch it.
-    assert dependencies(rule_runner, GEO_ARM) == {"runtimes:arm64", "native:proj"}
-    bindings = dependencies(rule_runner, Address("bindings", target_name="gis"))
+    assert resolved_dependencies(rule_runner, GEO_ARM) == {"runtimes:arm64", "native:proj"}
+    bindings = resolved_dependencies(rule_runner, Address("bindings", target_name="gis"))
     assert bindings == {"native:gdal", "python:py", "runtimes:x86_64", "toolchain:tc"}
 
 
@@ -119,7 +111,7 @@ def test_bindings_toolchain_must_match_the_runtime_arch(rule_runner: RuleRunner)
         }
     )
     with pytest.raises(ExecutionError) as exc:
-        dependencies(rule_runner, Address("bindings", target_name="gis"))
+        resolved_dependencies(rule_runner, Address("bindings", target_name="gis"))
     message = str(exc.value)
     assert "bindings:gis: `toolchain` names toolchain:tc-arm, a toolchain image for arm64" in message
     assert "runtimes:x86_64 is x86_64" in message and 'arch="x86_64"' in message
@@ -130,7 +122,7 @@ def test_bindings_cpython_must_match_the_runtime_python(rule_runner: RuleRunner)
         {"python/BUILD": 'cpython_build(name="py", source="py.tar.xz", toolchain="//toolchain:tc", python_version="3.12.9")\n'}
     )
     with pytest.raises(ExecutionError) as exc:
-        dependencies(rule_runner, Address("bindings", target_name="gis"))
+        resolved_dependencies(rule_runner, Address("bindings", target_name="gis"))
     assert "`python` names python:py, CPython 3.12.9, but the runtime runtimes:x86_64 is Python 3.13" in str(exc.value)
 
 

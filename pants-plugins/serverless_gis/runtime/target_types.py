@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
+from typing import ClassVar, Optional
 
 from pants.engine.addresses import Address
 from pants.engine.target import (
@@ -20,14 +20,26 @@ from serverless_gis.providers import PROVIDERS
 MIB = 1024 * 1024
 
 
-def checked_version(field_alias: str, value: str, address: Address, pattern: str, example: str) -> str:
-    """`value` if it has the `pattern` form; otherwise an error naming the target and the fix."""
-    if not re.fullmatch(pattern, value):
-        raise InvalidFieldException(
-            f"The `{field_alias}` field of {address} is {value!r}, not a version like `{example}`. "
-            f"Fix: write it as `{example}`."
-        )
-    return value
+class VersionField(StringField):
+    """A version checked when the target is parsed: it must match `pattern`, like `example`."""
+
+    pattern: ClassVar[str]
+    example: ClassVar[str]
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
+        value = super().compute_value(raw_value, address)
+        if not re.fullmatch(cls.pattern, value):
+            raise InvalidFieldException(
+                f"The `{cls.alias}` field of {address} is {value!r}, not a version like "
+                f"`{cls.example}`. Fix: write it as `{cls.example}`."
+            )
+        return value
+
+    @property
+    def major_minor(self) -> tuple[int, int]:
+        major, minor = self.value.split(".")[:2]
+        return int(major), int(minor)
 
 
 class RuntimeProviderField(StringField):
@@ -42,25 +54,17 @@ class RuntimeProviderField(StringField):
     )
 
 
-class RuntimePythonVersionField(StringField):
+class RuntimePythonVersionField(VersionField):
     alias = "python_version"
     required = True
+    pattern = r"3\.\d+(\.\d+)?"
+    example = "3.13"
     help = help_text(
         """
         The runtime's Python, as `3.13` or `3.13.5`. A bare `major.minor` is taken as `.0`
         for the `python_full_version` marker.
         """
     )
-
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
-        value = super().compute_value(raw_value, address)
-        return checked_version(cls.alias, value, address, r"3\.\d+(\.\d+)?", "3.13")
-
-    @property
-    def major_minor(self) -> tuple[int, int]:
-        major, minor = self.value.split(".")[:2]
-        return int(major), int(minor)
 
     @property
     def full_version(self) -> str:
@@ -80,9 +84,11 @@ class RuntimeArchField(StringField):
         return "aarch64" if self.value == "arm64" else "x86_64"
 
 
-class RuntimeGlibcField(StringField):
+class RuntimeGlibcField(VersionField):
     alias = "glibc"
     required = True
+    pattern = r"2\.\d+"
+    example = "2.34"
     help = help_text(
         """
         The newest glibc the runtime's OS provides, e.g. `2.34` for Amazon Linux 2023. Wheels
@@ -90,15 +96,6 @@ class RuntimeGlibcField(StringField):
         """
     )
 
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> str:
-        value = super().compute_value(raw_value, address)
-        return checked_version(cls.alias, value, address, r"2\.\d+", "2.34")
-
-    @property
-    def major_minor(self) -> tuple[int, int]:
-        major, minor = self.value.split(".")
-        return int(major), int(minor)
 
 
 class RuntimeMaxUnzippedMbField(IntField):
