@@ -11,7 +11,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
-from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
+from serverless_gis.native.target_types import NativePolicyField, NativeSourceField, NativeToolchainField
 
 
 class CPythonPrefixField(StringField):
@@ -22,7 +22,9 @@ class CPythonPrefixField(StringField):
 
 class CPythonBuildTarget(Target):
     alias = "cpython_build"
-    core_fields = (*COMMON_TARGET_FIELDS, NativeSourceField, NativeToolchainField, CPythonPrefixField)
+    core_fields = (
+        *COMMON_TARGET_FIELDS, NativeSourceField, NativeToolchainField, CPythonPrefixField, NativePolicyField
+    )
     help = help_text(
         """
         CPython built from a pinned source in a toolchain image (network off), so wheels and the
