@@ -192,7 +192,11 @@ def finish_tree(b, policy):
 def build(a):
     b = Build(a)
     os.environ.setdefault("SOURCE_DATE_EPOCH", "1609459200")
-    os.environ.update(LC_ALL="C", TZ="UTC", PYTHONHASHSEED="0", PKG_CONFIG_PATH=f"{a.prefix}/lib/pkgconfig")
+    os.environ.update(LC_ALL="C", TZ="UTC", PYTHONHASHSEED="0")
+    if a.dep or a.build_system == "cmake":
+        # Where the dependency trees' .pc files are. Not set otherwise: autoconf records it in the
+        # build (CPython's sysconfig), and CMake builds have always had it.
+        os.environ["PKG_CONFIG_PATH"] = f"{a.prefix}/lib/pkgconfig"
     os.umask(0o022)
     policy = elf_policy.Policy(a.policy)
     shutil.rmtree(b.root, ignore_errors=True)
