@@ -25,7 +25,8 @@
 #                       <name>-<version>.config-settings  one `pip --config-settings` value per
 #                         line (e.g. numpy's meson `setup-args=-Dblas=openblas`)
 #     --policy FILE     runtime policy for the audit (elf_policy.py, beside this script)
-#     --jobs N          parallel compile jobs where the build backend honours it (default: nproc)
+#     --jobs CORES      the cores Pants gives the step (default: nproc); two compile jobs a core
+#                       (as native_build.py) where the build backend honours it
 #     --rpath MODE      RUNPATH of every extension module: origin (default) = $ORIGIN-relative to
 #                       <layer>/lib for a wheel installed at <layer>/python/ (pip install --target);
 #                       opt = /opt/lib; none = leave it to LD_LIBRARY_PATH (Lambda has /opt/lib)
@@ -72,7 +73,7 @@ BUILD_ROOT="${BUILD_ROOT:-/tmp/wheel-build}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"
 export LC_ALL=C TZ=UTC PYTHONHASHSEED=0 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
-export MAX_JOBS="${JOBS:-$(nproc)}"
+export MAX_JOBS="$((2 * ${JOBS:-$(nproc)}))"
 umask 022
 t_start=$SECONDS
 

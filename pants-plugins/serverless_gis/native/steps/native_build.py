@@ -3,7 +3,7 @@
 container as the non-root build user, network off (Python >= 3.7; elf_policy.py beside it).
 
     native_build.py build --name NAME --build-system cmake|configure_make|make|meson
-        --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs N]
+        --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs CORES]
         [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
         [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
     native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]...
@@ -14,7 +14,8 @@ build, the framework around the front end:
      files is the final one;
   2. the source archive is unpacked to <build-root>/source (one top dir or flat) and the patches
      applied in order with `patch -p1`;
-  3. the front end configures, builds with --jobs jobs and installs into <build-root>/stage;
+  3. the front end configures, builds (JOBS_PER_CORE jobs per core) and installs into
+     <build-root>/stage;
   4. the installed prefix becomes the tree: --remove globs and libtool archives deleted, then made
      portable (elf_policy.vendor: vendor, strip, $ORIGIN RUNPATHs, audit); --check commands run in
      it; every --expect glob must match (a declared output that is missing fails, naming it);
@@ -35,6 +36,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import elf_policy  # noqa: E402
 
 
+# --jobs is the cores Pants gives the step, fixed when it starts. Two jobs a core keep them busy
+# through I/O and serial phases (configure, links, proj.db), and use the cores another step frees
+# while this one runs.
+JOBS_PER_CORE = 2
+
+
 class BuildError(Exception):
     pass
 
@@ -45,7 +52,7 @@ class Build:
         self.root = a.build_root
         self.source = os.path.join(self.root, "source")
         self.stage = os.path.join(self.root, "stage")
-        self.jobs = str(a.jobs or os.cpu_count())
+        self.jobs = str(JOBS_PER_CORE * (a.jobs or os.cpu_count()))
 
     def log(self, msg):
         print(f"native-build[{self.a.name}]: {msg}", file=sys.stderr, flush=True)
