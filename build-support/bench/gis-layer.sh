@@ -35,8 +35,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 docker info >/dev/null 2>&1 || die "no Docker daemon: start one with 'bash build-support/docker/ensure-dockerd.sh' (as root)" 97
 
 lock=native/toolchain/bullseye-x86_64-runtime.lock
-IMAGE="$(bash build-support/docker/build-toolchain-image.sh --print-tag "$lock")"
-docker image inspect "$IMAGE" >/dev/null 2>&1 || bash build-support/docker/build-toolchain-image.sh "$lock" >&2 \
+IMAGE="$(bash pants-plugins/serverless_gis/native/steps/build-toolchain-image.sh --print-tag "$lock")"
+docker image inspect "$IMAGE" >/dev/null 2>&1 || bash pants-plugins/serverless_gis/native/steps/build-toolchain-image.sh "$lock" >&2 \
   || die "cannot build the runtime image $IMAGE from $lock"
 
 if [ -z "$PYTREE" ]; then

@@ -5,10 +5,11 @@
 # Bootstraps <@suite> minbase in a scratch dir, installs the recipe's packages unpinned (newest the
 # mirror serves, incl. @extra-suite security updates), and records every installed package=version
 # plus each @wheel's file name and sha256. Needs root, debootstrap, network to the Debian mirror + PyPI.
-# Env: see _rootfs-lib.sh (DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR); WORK_DIR (scratch, default mktemp).
+# Env: see pants-plugins/serverless_gis/native/steps/_rootfs-lib.sh (DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR); WORK_DIR (scratch, default mktemp).
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
-. "$HERE/_rootfs-lib.sh"
+# The rootfs helpers ship with the ruleset: image builds run them inside Pants processes.
+. "$HERE/../../pants-plugins/serverless_gis/native/steps/_rootfs-lib.sh"
 
 [ $# -ge 1 ] || die "usage: $0 <recipe.packages> [out.lock]" 2
 recipe="$1"; out="${2:-${recipe%.packages}.lock}"

@@ -39,7 +39,7 @@ done
 [ -n "$IMAGE" ] && [ -n "$PYTREE" ] && [ -n "$TASK" ] || die "--image, --python and --task are required" 2
 [ "$SHELL_MODE" = 1 ] || [ $# -ge 1 ] || die "HANDLER missing" 2
 docker info >/dev/null 2>&1 || { echo "lambda-run: no Docker daemon (build-support/docker/ensure-dockerd.sh)" >&2; exit 97; }
-docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE not loaded (build-support/docker/build-toolchain-image.sh)"
+docker image inspect "$IMAGE" >/dev/null 2>&1 || die "image $IMAGE not loaded (pants-plugins/serverless_gis/native/steps/build-toolchain-image.sh)"
 PYTREE="$(readlink -f "$PYTREE")" TASK="$(readlink -f "$TASK")"
 [ -x "$PYTREE/bin/python3" ] || die "no bin/python3 in $PYTREE" 2
 
@@ -68,7 +68,7 @@ lambda_env=(
 )
 run=(docker run --rm -i --network none --read-only --tmpfs /tmp:rw,exec,size=512m --user 993:990
   -v "$PYTREE:/var/lang:ro" -v "$OPT:/opt:ro" -v "$TASK:/var/task:ro"
-  -v "$here/lambda-invoke.py:/var/runtime/lambda-invoke.py:ro"
+  -v "$here/../../pants-plugins/serverless_gis/native/steps/lambda-invoke.py:/var/runtime/lambda-invoke.py:ro"
   "${lambda_env[@]}" "${ENVS[@]}" -w /var/task "$IMAGE")
 if [ "$SHELL_MODE" = 1 ]; then
   "${run[@]}" /var/lang/bin/python3 -c "${CODE:?set CODE}"

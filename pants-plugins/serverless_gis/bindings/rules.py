@@ -22,22 +22,29 @@ from serverless_gis.bindings.target_types import (
     BindingsRuntimeField,
     BindingsWheelhouseField,
 )
-from serverless_gis.native.cpython import PYTHON_BUILD, BuiltCPython, CPythonRequest
+from serverless_gis.native.cpython import BuiltCPython, CPythonRequest
 from serverless_gis.native.rules import (
+    JOBS,
     NativeClosure,
     NativeClosureRequest,
+    PinnedDownload,
+    PinnedFile,
     ToolchainImage,
     ToolchainImageRequest,
     dep_dir,
-    download_pinned,
     run_in_image,
 )
+from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.layer.target_types import LayerBindingsField
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
+
+
+# A host tool of this repository, named in messages.
+LOCK_WHEELHOUSE = "build-support/python-build/lock-wheelhouse.py"
 
 
 class BindingsError(Exception):
@@ -106,7 +113,7 @@ def parse_wheelhouse(address: Address, path: str, content: bytes) -> tuple[Wheel
     except (ValueError, KeyError, TypeError) as e:
         raise BindingsError(
             f"{address}: `{path}` is not a wheelhouse lock ({e}). Regenerate it with "
-            f"`{PYTHON_BUILD}/lock-wheelhouse.py wheelhouse.in wheelhouse.lock`."
+            f"`{LOCK_WHEELHOUSE} wheelhouse.in wheelhouse.lock`."
         )
     return files
 
@@ -146,17 +153,32 @@ def check_versions(
     return versions
 
 
-async def download_wheelhouse(address: Address, path: str, files: tuple[WheelhouseFile, ...]) -> Digest:
-    fix = f"re-lock with `{PYTHON_BUILD}/lock-wheelhouse.py` if the new file is trusted."
-    digests = []
-    for f in files:
-        digests.append(
-            await download_pinned(
-                address, f"`{path}` lists", f.url, f.sha256, f.size, f"wheelhouse/{f.filename}", fix,
-                error=BindingsError,
-            )
+@dataclass(frozen=True)
+class WheelhouseRequest:
+    owner: Address
+    path: str
+    files: tuple[WheelhouseFile, ...]
+
+
+@dataclass(frozen=True)
+class Wheelhouse:
+    digest: Digest  # every file under wheelhouse/
+
+
+@rule(desc="Download a wheelhouse", level=LogLevel.DEBUG)
+async def download_wheelhouse(request: WheelhouseRequest) -> Wheelhouse:
+    fix = f"re-lock with `{LOCK_WHEELHOUSE}` if the new file is trusted."
+    pinned = await MultiGet(
+        Get(
+            PinnedFile,
+            PinnedDownload(
+                request.owner, f"`{request.path}` lists", f.url, f.sha256, f.size, f"wheelhouse/{f.filename}", fix,
+                BindingsError,
+            ),
         )
-    return await Get(Digest, MergeDigests(digests))
+        for f in request.files
+    )
+    return Wheelhouse(await Get(Digest, MergeDigests(p.digest for p in pinned)))
 
 
 @rule(desc="Build Python bindings", level=LogLevel.DEBUG)
@@ -170,7 +192,7 @@ async def build_bindings(
     if not wheelhouse_contents:
         raise BindingsError(
             f"{address}: its wheelhouse lock `{wheelhouse_path}` does not exist. Create it with "
-            f"`{PYTHON_BUILD}/lock-wheelhouse.py wheelhouse.in {os.path.basename(wheelhouse_path)}`."
+            f"`{LOCK_WHEELHOUSE} wheelhouse.in {os.path.basename(wheelhouse_path)}`."
         )
     files = parse_wheelhouse(address, wheelhouse_path, wheelhouse_contents[0].content)
 
@@ -183,20 +205,22 @@ async def build_bindings(
     versions = check_versions(address, {p: "sdist" for p in packages}, files, locked, lockfile, wheelhouse_path)
 
     native_targets = await Get(ReferencedTargets, ReferencesRequest.of(field_set.natives))
-    natives = await Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets), address, "natives"))
-    image, python, patches = await MultiGet(
+    # Independent: the natives and CPython build at the same time, the wheelhouse downloads meanwhile.
+    natives, image, python, patches, wheelhouse, policy = await MultiGet(
+        Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets), address, "natives")),
         Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
         Get(BuiltCPython, CPythonRequest(field_set.python.value, address, "python")),
         Get(HydratedSources, HydrateSourcesRequest(field_set.patches)),
+        Get(Wheelhouse, WheelhouseRequest(address, wheelhouse_path, files)),
+        Get(Digest, PathGlobs([field_set.policy.value])),
     )
-    wheelhouse = await download_wheelhouse(address, wheelhouse_path, files)
     deps = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in natives.libraries)
-    script = await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/build-wheels.sh", field_set.policy.value]))
     input_digest = await Get(
         Digest,
         MergeDigests([
-            wheelhouse, script, patches.snapshot.digest,
+            wheelhouse.digest, policy, patches.snapshot.digest,
             await Get(Digest, AddPrefix(python.tree, "python")), *deps,
+            await step_scripts("build-wheels.sh", "elf_policy.py"),
         ]),
     )
     patch_dir = os.path.join(address.spec_path, "patches")
@@ -205,8 +229,8 @@ async def build_bindings(
         image,
         address,
         (
-            "bash", f"{PYTHON_BUILD}/build-wheels.sh",
-            "--python", "python", "--wheelhouse", "wheelhouse", "--out", "out",
+            "bash", step_path("build-wheels.sh"),
+            "--python", "python", "--wheelhouse", "wheelhouse", "--out", "out", "--jobs", JOBS,
             "--patches", patch_dir, "--policy", field_set.policy.value,
             *(arg for a, _ in natives.libraries for arg in ("--dep", dep_dir(a))),
             *(arg for p in small for arg in ("--optimize-size", p)),
@@ -215,6 +239,7 @@ async def build_bindings(
         input_digest,
         description=f"Build wheels of {', '.join(packages)} for {address}",
         output_directories=("out",),
+        parallel=True,
     )
     wheels = await Get(Digest, RemovePrefix(result.output_digest, "out"))
     return BuiltBindings(address, wheels, FrozenDict(versions), natives, image, field_set.policy.value)

@@ -27,8 +27,9 @@ from serverless_gis.emulation.target_types import (
 from serverless_gis.artifact import unzip_into
 from serverless_gis.function.rules import FunctionLayers, FunctionLayersRequest, ServerlessFunctionFieldSet
 from serverless_gis.function.target_types import ServerlessFunctionTarget
-from serverless_gis.native.cpython import PYTHON_BUILD, BuiltCPython, CPythonRequest
+from serverless_gis.native.cpython import BuiltCPython, CPythonRequest
 from serverless_gis.native.rules import NativeBuildError, ToolchainImage, ToolchainImageRequest, run_in_image
+from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.references import target_of_type
@@ -84,7 +85,7 @@ async def run_invoke_test(
     task = await unzip_into(package.digest, zip_path, "task")
     opts = [await unzip_into(layer.artifact.digest, layer.artifact.path, "opt") for layer in layers.layers]
     lang = await Get(Digest, AddPrefix(python.tree, "lang"))
-    invoker = await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/lambda-invoke.py"]))
+    invoker = await step_scripts("lambda-invoke.py")
     # Lambda extracts each layer over the previous ones into /opt.
     opt = await Get(Digest, MergeDigests([*opts, await Get(Digest, CreateDigest([Directory("opt")]))]))
     if field_set.hide.value:
@@ -103,7 +104,7 @@ async def run_invoke_test(
         (
             "env", "-i", *model.environment_for(runtime.python_version),
             *(f"{k}={v}" for k, v in sorted((field_set.environment.value or {}).items())),
-            f"{python.prefix}/bin/python3", "-I", f"/work/{PYTHON_BUILD}/lambda-invoke.py",
+            f"{python.prefix}/bin/python3", "-I", f"/work/{step_path('lambda-invoke.py')}",
             manifest["handler"], field_set.event.value,
         ),
         input_digest,

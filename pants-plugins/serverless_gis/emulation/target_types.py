@@ -19,7 +19,7 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 from serverless_gis.references import TargetReferenceField
-from serverless_gis.native.target_types import NativeSourceField, NativeToolchainField
+from serverless_gis.native.target_types import NativePolicyField, NativeSourceField, NativeToolchainField
 from serverless_gis.runtime.target_types import VersionField
 
 
@@ -55,6 +55,7 @@ class CPythonBuildTarget(Target):
         NativeToolchainField,
         CPythonVersionField,
         CPythonPrefixField,
+        NativePolicyField,
         EmulationDependenciesField,
     )
     help = help_text(

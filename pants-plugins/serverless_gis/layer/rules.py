@@ -33,8 +33,8 @@ from serverless_gis.layer.target_types import (
     LayerRuntimeField,
     LayerSizeBudgetMbField,
 )
-from serverless_gis.native.cpython import PYTHON_BUILD
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
+from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest, closure
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
@@ -168,16 +168,21 @@ async def build_layer(
             "(`bindings=`), or split the packages across layers."
         )
     if bindings:
-        # Built wheels: check every ELF as Lambda will load it from /opt (policy symbol ceilings).
+        # Built wheels: check every ELF as Lambda will load it from /opt (its lib/ on the library
+        # path): every DT_NEEDED resolves, no symbol over the policy's ceilings.
         toolchain, policy = bindings[0].toolchain, bindings[0].policy
         await run_in_image(
             native_build,
             toolchain,
             address,
-            ("python3", f"{PYTHON_BUILD}/audit-layer.py", "--tree", "layer", "--policy", policy),
+            (
+                "python3", step_path("elf_policy.py"), "audit", "--tree", "layer", "--policy", policy,
+                "--lib-dir", "layer/lib",
+            ),
             await Get(Digest, MergeDigests([
                 await unzip_into(artifact.digest, artifact.path, "layer"),
-                await Get(Digest, PathGlobs([f"{PYTHON_BUILD}/audit-layer.py", policy])),
+                await Get(Digest, PathGlobs([policy])),
+                await step_scripts("elf_policy.py"),
             ])),
             description=f"Audit the ELF files of {address}",
         )

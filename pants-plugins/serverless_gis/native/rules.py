@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from dataclasses import dataclass
@@ -37,11 +36,19 @@ from pants.engine.target import (
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
+from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.references import FieldReference, target_of_type
 from serverless_gis.native.target_types import (
+    NativeBuildSystemField,
     NativeCMakeOptionsField,
+    NativeConfigureCommandField,
+    NativeConfigureOptionsField,
     NativeDependenciesField,
+    NativeExpectedOutputsField,
+    NativeMakeOptionsField,
+    NativeMakeTargetsField,
+    NativeMesonOptionsField,
     NativeLibraryTarget,
     NativePatchesField,
     NativePolicyField,
@@ -56,17 +63,15 @@ from serverless_gis.native.target_types import (
     ToolchainRegistryImageField,
 )
 
-DOCKER_SCRIPTS = "build-support/docker"
-# What native steps run (host wrapper, image build on a miss, in-container steps): their cache key.
-STEP_SCRIPTS = (
-    "native-process.sh",
-    "build-toolchain-image.sh",
-    "_rootfs-lib.sh",
-    "native-build.sh",
-    "cmake-build.sh",
-    "portabilize.py",
-    "smoke-check.sh",
-)
+# What every step in an image runs: the host wrapper, and the image build on a miss.
+IMAGE_SCRIPTS = ("process.sh", "build-toolchain-image.sh", "_rootfs-lib.sh")
+# The framework's driver and the ELF policy it applies.
+BUILD_SCRIPTS = ("native_build.py", "elf_policy.py")
+# More than any build machine has cores: Pants gives a step what is free of
+# `--process-execution-local-parallelism` and puts that number where the command says
+# `{pants_concurrency}` (at run time: the cache key has the placeholder, not the number).
+MAX_JOBS = 64
+JOBS = "{pants_concurrency}"
 # Fixed so the process key does not depend on where this machine keeps its binaries.
 PROCESS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NO_DOCKER_EXIT = 97
@@ -98,7 +103,7 @@ class ToolchainImage:
     def process_argv(self, *command: str) -> tuple[str, ...]:
         return (
             "/bin/bash",
-            f"{DOCKER_SCRIPTS}/native-process.sh",
+            step_path("process.sh"),
             self.kind,
             self.ref,
             self.tag,
@@ -115,7 +120,7 @@ def lock_tag(lock_content: bytes) -> str:
 @rule(desc="Resolve a toolchain_image", level=LogLevel.DEBUG)
 async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainImage:
     tgt = await target_of_type(request.spec, request.owner, request.field_alias, ToolchainImageTarget)
-    scripts = await Get(Digest, PathGlobs([f"{DOCKER_SCRIPTS}/{name}" for name in STEP_SCRIPTS]))
+    scripts = await step_scripts(*IMAGE_SCRIPTS)
     registry_ref = tgt[ToolchainRegistryImageField].value
     if registry_ref:
         return ToolchainImage(
@@ -126,7 +131,8 @@ async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainIm
     if not contents:
         raise NativeBuildError(
             f"{tgt.address}: its lockfile `{tgt[ToolchainLockfileField].file_path}` does not exist. "
-            f"Create it with `{DOCKER_SCRIPTS}/refresh-toolchain-lock.sh <recipe>.packages`."
+            "Create it with `refresh-toolchain-lock.sh <recipe>.packages` (this repository: "
+            "build-support/docker/)."
         )
     digest = await Get(Digest, MergeDigests([scripts, lock.snapshot.digest]))
     return ToolchainImage(
@@ -151,7 +157,10 @@ async def run_in_image(
     extra_env: dict[str, str] | None = None,
     ccache: bool = False,
     check: bool = True,
+    parallel: bool = False,
 ) -> FallibleProcessResult:
+    """Runs `command` in `image`; with `parallel`, `JOBS` in it becomes the number of cores Pants
+    gives the step."""
     merged = await Get(Digest, MergeDigests([image.digest, input_digest]))
     env = {
         "PATH": PROCESS_PATH,
@@ -176,6 +185,7 @@ async def run_in_image(
             output_files=output_files,
             append_only_caches={"serverless_gis_ccache": ".ccache"} if ccache else {},
             timeout_seconds=3 * 3600,
+            concurrency_available=MAX_JOBS if parallel else 0,
             level=LogLevel.INFO,
             # A cache hit must not start a Docker build in parallel with the lookup.
             remote_cache_speculation_delay_millis=60_000,
@@ -213,21 +223,38 @@ async def place_file(digest: Digest, path: str) -> Digest:
     return await Get(Digest, CreateDigest([FileEntry(path, entry.file_digest)]))
 
 
-async def download_pinned(
-    owner: Address, what: str, url: str, sha256: str, size: int, path: str, fix: str,
-    error: type[Exception] = NativeBuildError,
-) -> Digest:
+@dataclass(frozen=True)
+class PinnedDownload:
     """`url`, checked against its pinned sha256 and size, at `path`; a mismatch names both hashes."""
+
+    owner: Address
+    what: str
+    url: str
+    sha256: str
+    size: int
+    path: str
+    fix: str
+    error: type = NativeBuildError
+
+
+@dataclass(frozen=True)
+class PinnedFile:
+    digest: Digest
+
+
+@rule(desc="Download a pinned file", level=LogLevel.DEBUG)
+async def download_pinned(request: PinnedDownload) -> PinnedFile:
     try:
-        downloaded = await Get(Digest, DownloadFile(url, FileDigest(sha256, size)))
+        downloaded = await Get(Digest, DownloadFile(request.url, FileDigest(request.sha256, request.size)))
     except Exception as e:
         actual = re.search(r"[Gg]ot:? ?.*?([0-9a-f]{64})", str(e))
-        raise error(
-            f"{owner}: {what} {url} does not match its pin: expected sha256 {sha256} ({size} bytes)"
+        raise request.error(
+            f"{request.owner}: {request.what} {request.url} does not match its pin: expected sha256 "
+            f"{request.sha256} ({request.size} bytes)"
             + (f", got sha256 {actual.group(1)}" if actual else "")
-            + f".\n{e}\nFix: {fix}"
+            + f".\n{e}\nFix: {request.fix}"
         ) from e
-    return await place_file(downloaded, path)
+    return PinnedFile(await place_file(downloaded, request.path))
 
 
 @rule(desc="Fetch a native library's source", level=LogLevel.DEBUG)
@@ -237,8 +264,10 @@ async def fetch_native_source(request: NativeSourceRequest) -> NativeSource:
     if isinstance(value, http_source):
         path = f"src/{value.filename or os.path.basename(value.url)}"
         fix = "if the new archive is trusted, update `sha256` and `len` in the `http_source`."
-        digest = await download_pinned(field.address, "the source", value.url, value.sha256, value.len, path, fix)
-        return NativeSource(digest, path)
+        pinned = await Get(
+            PinnedFile, PinnedDownload(field.address, "the source", value.url, value.sha256, value.len, path, fix)
+        )
+        return NativeSource(pinned.digest, path)
     sources = await Get(HydratedSources, HydrateSourcesRequest(field))
     if not sources.snapshot.files:
         raise NativeBuildError(f"{field.address}: the source archive `{value}` does not exist.")
@@ -264,6 +293,13 @@ class NativeLibraryFieldSet(PackageFieldSet):
     smoke_source: NativeSmokeSourceField
     smoke_link: NativeSmokeLinkField
     smoke_image: NativeSmokeImageField
+    build_system: NativeBuildSystemField
+    configure_options: NativeConfigureOptionsField
+    configure_command: NativeConfigureCommandField
+    make_options: NativeMakeOptionsField
+    make_targets: NativeMakeTargetsField
+    meson_options: NativeMesonOptionsField
+    expected_outputs: NativeExpectedOutputsField
 
 
 @dataclass(frozen=True)
@@ -322,6 +358,16 @@ async def build_native_closure(request: NativeClosureRequest) -> NativeClosure:
     return NativeClosure(tuple(sorted(trees.items(), key=lambda kv: kv[0].spec)))
 
 
+def build_system_options(field_set: NativeLibraryFieldSet) -> tuple[str, ...]:
+    """The options of the front end the library uses (parse-time validation rejects the others)."""
+    return {
+        "cmake": field_set.cmake_options,
+        "configure_make": field_set.configure_options,
+        "make": field_set.make_options,
+        "meson": field_set.meson_options,
+    }[field_set.build_system.value].value or ()
+
+
 def dep_dir(address: Address) -> str:
     return "deps/" + re.sub(r"[^A-Za-z0-9_.-]", "_", address.spec.strip("/"))
 
@@ -350,32 +396,34 @@ async def build_native_library(
     dep_digests = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in closure_items)
     input_digest = await Get(Digest, MergeDigests([source.digest, patches, policy, *dep_digests]))
 
-    name = address.target_name
-    dep_args = [arg for a, _ in closure_items for arg in ("--dep", dep_dir(a))]
     command = (
-        "bash",
-        f"{DOCKER_SCRIPTS}/native-build.sh",
-        policy_path,
-        "--source",
-        source.path,
-        "--out",
-        "out",
-        "--name",
-        name,
+        "python3", step_path("native_build.py"), "build",
+        "--name", address.target_name,
+        "--build-system", field_set.build_system.value,
+        # Fixed per build system: build paths end up in objects and ccache keys.
+        "--build-root", f"/tmp/{field_set.build_system.value.replace('_', '-')}-build",
+        "--source", source.path,
+        "--out", "out",
+        "--policy", policy_path,
+        "--jobs", JOBS,
+        "--ccache",
         *(arg for p in patch_paths for arg in ("--patch", p)),
-        *dep_args,
-        "--",
-        *(field_set.cmake_options.value or ()),
+        *(arg for a, _ in closure_items for arg in ("--dep", dep_dir(a))),
+        *(f"--option={o}" for o in build_system_options(field_set)),
+        *(("--configure-command", field_set.configure_command.value) if field_set.configure_command.value else ()),
+        *(f"--make-target={t}" for t in field_set.make_targets.value or ()),
+        *(f"--expect={p}" for p in field_set.expected_outputs.value or ()),
     )
     result = await run_in_image(
         native_build,
         image,
         address,
         command,
-        input_digest,
+        await Get(Digest, MergeDigests([input_digest, await step_scripts(*BUILD_SCRIPTS)])),
         description=f"Build native library {address}",
         output_directories=("out",),
         ccache=True,
+        parallel=True,
     )
     tree = await Get(Digest, RemovePrefix(result.output_digest, "out"))
     built = BuiltNativeLibrary(address, tree, closure_items)
@@ -387,11 +435,6 @@ async def build_native_library(
 # ---------------------------------------------------------------------------------------------
 # Smoke checks
 # ---------------------------------------------------------------------------------------------
-
-
-def allowed_sonames(policy: dict, arch: str) -> list[str]:
-    machine = "aarch64" if arch == "arm64" else "x86_64"
-    return sorted([*policy["allowed_sonames"], *policy["interpreters"][machine]])
 
 
 @rule(desc="Smoke-check a native library", level=LogLevel.DEBUG)
@@ -407,34 +450,36 @@ async def smoke_check_native_library(
     )
     source_path = os.path.normpath(os.path.join(address.spec_path, field_set.smoke_source.value))
     trees = [*(tree for _, tree in request.built.closure), request.built.tree]
-    opt, smoke_src = await MultiGet(
+    policy_path = field_set.policy.value
+    opt, smoke_src, policy = await MultiGet(
         Get(Digest, AddPrefix(await Get(Digest, MergeDigests(trees)), "opt")),
         Get(Digest, PathGlobs([source_path], glob_match_error_behavior=_ERROR, description_of_origin=f"the `smoke_source` of {address}")),
+        Get(Digest, PathGlobs([policy_path], glob_match_error_behavior=_ERROR, description_of_origin=f"the `policy` of {address}")),
     )
+    scripts = await step_scripts(*BUILD_SCRIPTS)
+    # The resolve check (every library resolves from the trees or the policy) and the compile run in
+    # the toolchain; the program then runs where only the runtime's libraries are.
     compiled = await run_in_image(
         native_build,
         request.toolchain,
         address,
         (
-            "gcc", "-O2", "-std=c99", "-D_GNU_SOURCE", "-I/work/opt/include", source_path,
-            "-o", "out/smoke", "-L/work/opt/lib", "-Wl,-rpath-link,/work/opt/lib",
-            *(f"-l{lib}" for lib in field_set.smoke_link.value or ()), "-lm",
+            "python3", step_path("native_build.py"), "smoke", "--tree", "opt", "--policy", policy_path,
+            "--source", source_path, "--out", "out/smoke",
+            *(f"--link={lib}" for lib in field_set.smoke_link.value or ()),
         ),
-        await Get(Digest, MergeDigests([opt, smoke_src])),
+        await Get(Digest, MergeDigests([opt, smoke_src, policy, scripts])),
         description=f"Compile smoke program of {address}",
         output_directories=("out",),
     )
-    policy = await Get(DigestContents, PathGlobs([field_set.policy.value]))
-    allowed = allowed_sonames(json.loads(policy[0].content), runtime_image.arch)
-    run_input = await Get(Digest, MergeDigests([opt, compiled.output_digest]))
     ran = await run_in_image(
         native_build,
         runtime_image,
         address,
-        ("sh", f"/work/{DOCKER_SCRIPTS}/smoke-check.sh", "/work/out/smoke"),
-        run_input,
+        ("env", "LD_LIBRARY_PATH=/opt/lib", "/work/out/smoke"),
+        await Get(Digest, MergeDigests([opt, compiled.output_digest])),
         description=f"Smoke-check {address} in {runtime_image.address}",
-        extra_env={"SGIS_MOUNTS": "opt:/opt", "ALLOWED_SONAMES": " ".join(allowed)},
+        extra_env={"SGIS_MOUNTS": "opt:/opt"},
     )
     return NativeSmokeResult(ran.stdout.decode(errors="replace"))
 

@@ -14,8 +14,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
 from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
-from serverless_gis.native.tiny_fixture import NETWORK, SMOKE, TINYA, TINYB, recipe_files, tarball
-
+from serverless_gis.native.tiny_fixture import NETWORK, SMOKE, TINYA, TINYB, TINYC, recipe_files, tarball
 
 
 def tiny_library_build(**overrides: str) -> str:
@@ -58,13 +57,21 @@ def rule_runner() -> RuleRunner:
                 'native_library(name="tinya", source="tinya.tar.gz", '
                 'toolchain="//native/toolchain:bullseye-x86_64", cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"])\n'
                 + tiny_library_build()
+                + 'native_library(name="tinyc", source="tinyc.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'dependencies=[":tinya"], build_system="configure_make", configure_options=["--with-answer=2"], '
+                'expected_outputs=["lib/libtinyc.so.1", "include/tinyc.h"])\n'
+                # A declared output the build does not produce.
+                + 'native_library(name="tinya-more", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], expected_outputs=["lib/libtinya.so.1", "lib/libtinya_extra.so*"])\n'
+                + 'native_library(name="meson", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'build_system="meson")\n'
                 + 'native_library(name="net", source="net.tar.gz", toolchain="//native/toolchain:bullseye-x86_64")\n'
                 + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
                 '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
             ),
         }
     )
-    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("net", NETWORK)):
+    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK)):
         Path(runner.build_root, f"lib/{name}.tar.gz").write_bytes(tarball(files))
     return runner
 
@@ -97,6 +104,45 @@ def test_builds_a_portable_smoke_checked_tree(rule_runner: RuleRunner) -> None:
         ["readelf", "-S", str(root / "out/b/lib/libtinyb.so")], stdout=subprocess.PIPE, text=True, check=True
     ).stdout
     assert ".symtab" not in sections  # stripped
+
+
+def readelf_dynamic(path: Path) -> str:
+    return subprocess.run(["readelf", "-d", str(path)], stdout=subprocess.PIPE, text=True, check=True).stdout
+
+
+def test_configure_make_library_builds_through_the_same_framework(rule_runner: RuleRunner) -> None:
+    built = build(rule_runner, "tinyc")
+    assert [a for a, _ in built.closure] == [Address("lib", target_name="tinya")]
+    root = Path(rule_runner.build_root)
+    materialize(rule_runner, built, root / "out/c")
+    assert (root / "out/c/include/tinyc.h").exists() and (root / "out/c/lib/libtinyc.so").is_symlink()
+    dynamic = readelf_dynamic(root / "out/c/lib/libtinyc.so.1")
+    # linked against the dependency's tree installed at /opt; portable like a CMake build's output
+    assert "[libtinya.so.1]" in dynamic and "[$ORIGIN]" in dynamic
+    assert not list((root / "out/c/lib").glob("libtinya*"))  # the dependency stays in its own tree
+
+
+def test_missing_declared_output_fails_naming_it(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "tinya-more")
+    message = str(exc.value)
+    assert "lib:tinya-more" in message and "declared outputs: lib/libtinya_extra.so* (" in message
+
+
+def test_meson_front_end_fails_clearly_without_meson(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "meson")
+    assert "lib:meson" in str(exc.value) and "has no meson" in str(exc.value)
+
+
+def test_options_of_another_build_system_fail_at_parse_time(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {"bad/BUILD": 'native_library(name="bad", source="x.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+         'build_system="configure_make", cmake_options=["-DX=1"])\n'}
+    )
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("bad", target_name="bad"))
+    assert "bad:bad" in str(exc.value) and "`cmake_options` do not apply to build_system='configure_make'" in str(exc.value)
 
 
 def test_build_has_no_network(rule_runner: RuleRunner) -> None:

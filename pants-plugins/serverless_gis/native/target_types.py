@@ -12,6 +12,7 @@ from pants.engine.target import (
     InvalidFieldException,
     InvalidTargetException,
     Dependencies,
+    InvalidTargetException,
     SingleSourceField,
     StringField,
     StringSequenceField,
@@ -165,6 +166,105 @@ class NativeDependenciesField(Dependencies):
     help = "Other `native_library` targets this one builds against and links."
 
 
+# ---------------------------------------------------------------------------------------------
+# Build systems: one framework (steps/native_build.py), a front end per system
+# ---------------------------------------------------------------------------------------------
+
+
+class NativeBuildSystemField(StringField):
+    alias = "build_system"
+    default = "cmake"
+    valid_choices = ("cmake", "configure_make", "make", "meson")
+    help = help_text(
+        """
+        How the source is configured, built and installed: `cmake` (`cmake_options`),
+        `configure_make` (`<configure_command> --prefix=/opt <configure_options>`, then `make` and
+        `make install` in the source tree), `make` (a plain Makefile; `make_options` such as
+        `VAR=value` go to both make calls, with `PREFIX=/opt`), or `meson` (`meson_options`; the
+        toolchain image must have meson and ninja).
+        """
+    )
+
+
+class NativeConfigureOptionsField(StringSequenceField):
+    alias = "configure_options"
+    default = ()
+    help = "Arguments of the configure command after `--prefix=/opt` (`build_system='configure_make'`)."
+
+
+class NativeConfigureCommandField(StringField):
+    alias = "configure_command"
+    help = help_text(
+        """
+        The configure script, relative to the source root (`build_system='configure_make'`;
+        default `./configure`), e.g. OpenSSL's `./Configure`.
+        """
+    )
+
+
+class NativeMakeOptionsField(StringSequenceField):
+    alias = "make_options"
+    default = ()
+    help = "Variables (`VAR=value`) for both make calls (`build_system='make'`)."
+
+
+class NativeMakeTargetsField(StringSequenceField):
+    alias = "make_targets"
+    default = ()
+    help = "What the build step builds (default: the build system's default target); install follows."
+
+
+class NativeMesonOptionsField(StringSequenceField):
+    alias = "meson_options"
+    default = ()
+    help = "Options for `meson setup`, e.g. `-Dtests=false` (`build_system='meson'`)."
+
+
+class NativeExpectedOutputsField(StringSequenceField):
+    alias = "expected_outputs"
+    default = ()
+    help = help_text(
+        """
+        Paths (globs) in the install tree the build must produce, e.g. `["lib/libgdal.so.36"]`;
+        a build that lacks one fails, naming it.
+        """
+    )
+
+
+BUILD_SYSTEM_FIELDS = (
+    NativeBuildSystemField,
+    NativeConfigureOptionsField,
+    NativeConfigureCommandField,
+    NativeMakeOptionsField,
+    NativeMakeTargetsField,
+    NativeMesonOptionsField,
+    NativeExpectedOutputsField,
+)
+# The option fields each build system reads; setting another system's is an error.
+OPTIONS_OF = {
+    "cmake": (NativeCMakeOptionsField,),
+    "configure_make": (NativeConfigureOptionsField, NativeConfigureCommandField),
+    "make": (NativeMakeOptionsField,),
+    "meson": (NativeMesonOptionsField,),
+}
+
+
+def validate_build_system(tgt: Target) -> None:
+    system = tgt[NativeBuildSystemField].value
+    foreign = [
+        field.alias
+        for other, fields in OPTIONS_OF.items()
+        if other != system
+        for field in fields
+        if tgt[field].value
+    ]
+    if foreign:
+        raise InvalidTargetException(
+            f"{tgt.address}: `{', '.join(foreign)}` do not apply to build_system={system!r}. Set "
+            f"the build system they belong to, or use {', '.join(f'`{f.alias}`' for f in OPTIONS_OF[system])}."
+        )
+
+
 class NativeLibraryTarget(Target):
     alias = "native_library"
     core_fields = (
@@ -178,11 +278,18 @@ class NativeLibraryTarget(Target):
         NativeSmokeSourceField,
         NativeSmokeLinkField,
         NativeSmokeImageField,
+        *BUILD_SYSTEM_FIELDS,
     )
     help = help_text(
         """
-        A C/C++ library built by CMake inside a toolchain image, network off, as a non-root user,
-        installed with prefix `/opt` (the Lambda layer mount). Its output is a portable install
-        tree: needed libraries vendored, ELF files stripped and audited against the policy.
+        A C/C++ library built inside a toolchain image, network off, as a non-root user, installed
+        with prefix `/opt` (the Lambda layer mount), by one framework with a front end per build
+        system (`build_system`: CMake, configure/make, make, meson). Its output is a portable install
+        tree: needed libraries vendored, ELF files stripped and audited against the policy, declared
+        `expected_outputs` present.
         """
     )
+
+    def validate(self) -> None:
+        validate_build_system(self)
+

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import tarfile
-from pathlib import Path
 
 
 def recipe_files() -> list[str]:
-    """Repo files a native build needs (scripts, toolchain locks, policy), relative to the root."""
+    """Repo files a native build needs (toolchain locks, policy), relative to the root; the scripts
+    ship with the ruleset."""
     return [
-        *sorted(str(p) for p in Path("build-support/docker").iterdir() if p.suffix in (".sh", ".py")),
         "native/toolchain/bullseye-x86_64.lock",
         "native/toolchain/bullseye-x86_64-runtime.lock",
         "native/policy/aws-al2023.json",
@@ -24,6 +23,8 @@ def tarball(files: dict[str, str]) -> bytes:
             data = content.encode()
             info = tarfile.TarInfo(f"src/{name}")
             info.size, info.mtime = len(data), 0
+            if data.startswith(b"#!"):
+                info.mode = 0o755
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
 
@@ -61,6 +62,33 @@ install(FILES tinyb.h DESTINATION include)
     "tinyb.h": "int tinyb_double_answer(void);\n",
     "tinyb.c": '#include "tinyb.h"\n#include <tinya.h>\nint tinyb_double_answer(void) { return 2 * tinya_answer(); }\n'
     "#ifndef FLAVOR\n#define FLAVOR 0\n#endif\nint tinyb_flavor(void) { return FLAVOR; }\n",
+}
+
+# A configure/make library (autotools-style: `configure --prefix=...`, make, make install DESTDIR)
+# on tinya, standing in for the zlib/sqlite/OpenSSL builds.
+TINYC = {
+    "configure": """#!/bin/sh
+prefix=/usr/local
+for arg; do
+  case "$arg" in
+    --prefix=*) prefix="${arg#--prefix=}" ;;
+    --with-answer=*) answer="${arg#--with-answer=}" ;;
+    *) echo "configure: unknown option $arg" >&2; exit 1 ;;
+  esac
+done
+printf 'PREFIX = %s\nANSWER = %s\n' "$prefix" "${answer:-1}" > config.mk
+""",
+    "Makefile": """include config.mk
+libtinyc.so.1: tinyc.c
+\t$(CC) -O2 -shared -fPIC -DANSWER=$(ANSWER) -I$(PREFIX)/include -Wl,-soname,libtinyc.so.1 -o $@ tinyc.c -L$(PREFIX)/lib -ltinya
+install: libtinyc.so.1
+\tmkdir -p $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+\tcp libtinyc.so.1 $(DESTDIR)$(PREFIX)/lib/
+\tcp tinyc.h $(DESTDIR)$(PREFIX)/include/
+\tln -sf libtinyc.so.1 $(DESTDIR)$(PREFIX)/lib/libtinyc.so
+""",
+    "tinyc.h": "int tinyc_answer(void);\n",
+    "tinyc.c": '#include "tinyc.h"\n#include <tinya.h>\nint tinyc_answer(void) { return ANSWER + tinya_answer(); }\n',
 }
 
 SMOKE = """

@@ -3,12 +3,12 @@
 # runs on a cache miss). Makes sure the toolchain image exists (built from its lock, or pulled by
 # digest), then runs the given command in it with the network off, as the image's non-root user,
 # with the process sandbox mounted at /work.
-#   native-process.sh IMAGE_KIND IMAGE_REF_OR_LOCK TAG -- COMMAND...
+#   process.sh IMAGE_KIND IMAGE_REF_OR_LOCK TAG -- COMMAND...
 #     IMAGE_KIND  lock      IMAGE_REF_OR_LOCK is a toolchain lock in the sandbox; TAG derives from it
 #                 registry  IMAGE_REF_OR_LOCK is `repo@sha256:...`, pulled on a miss
 # Env: SGIS_TARGET (for messages), SGIS_CCACHE (sandbox-relative named cache, optional),
 #      SGIS_WRITABLE (space-separated dirs created writable for the container user),
-#      SGIS_MOUNTS (read-only mounts, see below), ALLOWED_SONAMES and LAMBDA_* (passed through).
+#      SGIS_MOUNTS (read-only mounts, see below), LAMBDA_* (passed through).
 # Exit 97: no Docker daemon.
 set -euo pipefail
 kind="$1" ref="$2" tag="$3"; shift 3
@@ -19,9 +19,9 @@ target="${SGIS_TARGET:-a native target}"
 if ! docker info >/dev/null 2>&1; then
   cat >&2 <<MSG
 ERROR: $target must be built (it is in neither the local nor the remote cache), and that needs a
-Docker daemon, but none answers 'docker info'. Fix: start one (as root:
-build-support/docker/ensure-dockerd.sh), or point Pants at a remote cache that already holds this
-build (see README, "Remote cache").
+Docker daemon, but none answers 'docker info'. Fix: start one (as root; this repository's
+build-support/host-setup.sh does), or point Pants at a remote cache that already holds this build
+(see README, "Remote cache").
 MSG
   exit 97
 fi
@@ -32,7 +32,7 @@ if ! docker image inspect "$tag" >/dev/null 2>&1; then
   flock 9
   if ! docker image inspect "$tag" >/dev/null 2>&1; then
     case "$kind" in
-      lock) "$here/build-toolchain-image.sh" "$ref" "$tag" >&2 ;;
+      lock) bash "$here/build-toolchain-image.sh" "$ref" "$tag" >&2 ;;
       registry) docker pull "$ref" >&2 && docker tag "$ref" "$tag" ;;
       *) echo "ERROR: unknown image kind $kind" >&2; exit 2 ;;
     esac
@@ -47,7 +47,7 @@ for d in ${SGIS_WRITABLE:-}; do mkdir -p "$d" && chmod 0777 "$d"; done
 mounts=(-v "$PWD:/work")
 # SGIS_MOUNTS: "sandbox-dir:/container/path ..." mounted read-only (e.g. layers at /opt).
 for m in ${SGIS_MOUNTS:-}; do mounts+=(-v "$PWD/${m%%:*}:${m#*:}:ro"); done
-envs=(-e "ALLOWED_SONAMES=${ALLOWED_SONAMES:-}")
+envs=()
 for v in $(compgen -e | grep '^LAMBDA_' || true); do envs+=(-e "$v=${!v}"); done
 if [ -n "${SGIS_CCACHE:-}" ]; then
   ccache_dir="$(readlink -f "$SGIS_CCACHE")"
@@ -60,8 +60,9 @@ fi
 name="sgis-$$-$RANDOM"
 setsid -f sh -c "while kill -0 $$ 2>/dev/null; do sleep 2; done; docker kill $name >/dev/null 2>&1" \
   </dev/null >/dev/null 2>&1
-# The step builds with the CPUs this process may use (all, unless Pants runs under `taskset`; the
-# in-container scripts run `nproc` jobs), with a fixed hostname: outputs depend on neither.
+# The step may use the CPUs this process may use (all, unless Pants runs under `taskset`); build
+# steps run the number of jobs Pants gives them (`{pants_concurrency}` in their command). The
+# hostname is fixed: outputs depend on none of these.
 cpus=()
 [ -n "${DOCKER_HOST:-}" ] || cpus=(--cpuset-cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)")
 docker run --rm --name "$name" --hostname sgis-build --network none --user 1000:1000 "${cpus[@]}" \

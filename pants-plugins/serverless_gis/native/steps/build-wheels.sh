@@ -4,10 +4,10 @@
 # Native trees are copied into /opt (writable by that user, like cmake-build.sh --dep), so every
 # path the bindings see is the final layer path.
 #
-#   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR [--dep TREE]... [--patches DIR]
-#                   [--policy POLICY.json] [--rpath origin|opt|none] [--no-strip]
+#   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR --policy POLICY.json [--dep TREE]...
+#                   [--patches DIR] [--jobs N] [--rpath origin|opt|none] [--no-strip]
 #                   [--optimize-size NAME]... [PACKAGE...]
-#     --python PYTREE   install tree from build-cpython.sh (runs from wherever it is)
+#     --python PYTREE   a CPython install tree (cpython_build; runs from wherever it is)
 #     --wheelhouse DIR  sdists + build-requirement wheels (fetch-wheelhouse.sh); pip uses it with
 #                       --no-index. Each sdist's [build-system].requires are installed from it into
 #                       a fixed directory (highest version allowed, e.g. cython 3.0.x for fiona
@@ -15,7 +15,7 @@
 #     --out DIR         receives one wheel per PACKAGE (emptied first)
 #     --dep TREE        native install tree (lib/ include/ share/ [bin/]); repeatable; copied into
 #                       /opt in order (later ones win). GEOS, PROJ and GDAL (+ curl) are expected.
-#     --patches DIR     per-sdist recipe files (default: patches/ next to this script):
+#     --patches DIR     per-sdist recipe files:
 #                       <name>-<version>-*.patch  applied with patch -p1 to the unpacked sdist; the
 #                         placeholder @SGIS_PROJ_DATA@ in patched files becomes $PREFIX/share/proj
 #                       <name>-<version>.build-constraints.txt  pip constraints for its build
@@ -24,7 +24,9 @@
 #                         pyproject.toml (what the backend would ask for, e.g. ninja for numpy)
 #                       <name>-<version>.config-settings  one `pip --config-settings` value per
 #                         line (e.g. numpy's meson `setup-args=-Dblas=openblas`)
-#     --policy FILE     glibc/soname policy for the audit (default native/policy/aws-al2023.json)
+#     --policy FILE     runtime policy for the audit (elf_policy.py, beside this script)
+#     --jobs CORES      the cores Pants gives the step (default: nproc); two compile jobs a core
+#                       (as native_build.py) where the build backend honours it
 #     --rpath MODE      RUNPATH of every extension module: origin (default) = $ORIGIN-relative to
 #                       <layer>/lib for a wheel installed at <layer>/python/ (pip install --target);
 #                       opt = /opt/lib; none = leave it to LD_LIBRARY_PATH (Lambda has /opt/lib)
@@ -32,8 +34,7 @@
 #     --optimize-size NAME  compile NAME with -Os instead of CPython's -O3 (binding glue around
 #                       native libraries: about a third smaller, the work happens in GDAL/PROJ/GEOS)
 #     PACKAGE...        default: every sdist in the wheelhouse, in the order shapely pyproj rasterio fiona
-# Env: JOBS=$(nproc) (parallel compile jobs where the build backend honours it), SOURCE_DATE_EPOCH
-#      (wheel timestamps), PREFIX=/opt, BUILD_ROOT=/tmp/wheel-build (fixed: paths end up in objects),
+# Env: SOURCE_DATE_EPOCH (wheel timestamps), PREFIX=/opt, BUILD_ROOT=/tmp/wheel-build (fixed: paths end up in objects),
 #      LOG_DIR (per-package pip logs copied there).
 # Exit: 0 ok, 2 usage, 1 failure (the package is named).
 set -euo pipefail
@@ -41,8 +42,7 @@ die() { echo "build-wheels: ERROR: $*" >&2; exit "${2:-1}"; }
 log() { echo "build-wheels: $*" >&2; }
 
 here="$(cd "$(dirname "$0")" && pwd)"
-PYTREE="" WH="" OUT="" DEPS=() PATCHES="$here/patches" POLICY="$here/../../native/policy/aws-al2023.json"
-RPATH_MODE=origin STRIP=1 PKGS=() SMALL=()
+PYTREE="" WH="" OUT="" DEPS=() PATCHES="" POLICY="" JOBS="" RPATH_MODE=origin STRIP=1 PKGS=() SMALL=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PYTREE="$2"; shift 2 ;;
@@ -51,6 +51,7 @@ while [ $# -gt 0 ]; do
     --dep) DEPS+=("$2"); shift 2 ;;
     --patches) PATCHES="$2"; shift 2 ;;
     --policy) POLICY="$2"; shift 2 ;;
+    --jobs) JOBS="$2"; shift 2 ;;
     --rpath) RPATH_MODE="$2"; shift 2 ;;
     --no-strip) STRIP=0; shift ;;
     --optimize-size) SMALL+=("$2"); shift 2 ;;
@@ -63,7 +64,7 @@ case "$RPATH_MODE" in origin|opt|none) ;; *) die "--rpath must be origin, opt or
 PY="$(readlink -f "$PYTREE")/bin/python3"
 [ -x "$PY" ] || die "no bin/python3 in $PYTREE" 2
 WH="$(readlink -f "$WH")"; [ -d "$WH" ] || die "no wheelhouse $WH" 2
-[ -f "$POLICY" ] || die "policy not found: $POLICY" 2
+[ -f "$POLICY" ] || die "policy not found: ${POLICY:-(pass --policy)}" 2
 POLICY="$(readlink -f "$POLICY")"
 [ -d "$PATCHES" ] && PATCHES="$(readlink -f "$PATCHES")"
 mkdir -p "$OUT"; OUT="$(readlink -f "$OUT")"
@@ -72,7 +73,7 @@ BUILD_ROOT="${BUILD_ROOT:-/tmp/wheel-build}"
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"
 export LC_ALL=C TZ=UTC PYTHONHASHSEED=0 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
-export MAX_JOBS="${JOBS:-$(nproc)}"
+export MAX_JOBS="$((2 * ${JOBS:-$(nproc)}))"
 umask 022
 t_start=$SECONDS
 
@@ -135,8 +136,6 @@ if [ ${#PKGS[@]} = 0 ]; then
   done
 fi
 [ ${#PKGS[@]} -gt 0 ] || die "no sdists of shapely/pyproj/rasterio/fiona in $WH" 2
-
-allowed="$("$PY" -c 'import json,sys; p=json.load(open(sys.argv[1])); print("\n".join(p["allowed_sonames"]+[x for v in p["interpreters"].values() for x in v]))' "$POLICY")"
 
 summary=()
 for name in "${PKGS[@]}"; do
@@ -229,22 +228,14 @@ print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributi
       opt) patchelf --set-rpath "$PREFIX/lib" "$f" ;;
       none) patchelf --remove-rpath "$f" ;;
     esac
-    # every DT_NEEDED must be in the policy or in $PREFIX/lib (the shared natives)
-    for n in $(readelf -d "$f" | sed -nE 's/.*\(NEEDED\).*\[(.*)\]/\1/p'); do
-      echo "$allowed" | grep -qFx "$n" && continue
-      [ -e "$PREFIX/lib/$n" ] && continue
-      die "$name: $rel needs $n, which is neither allowed by the policy nor in $PREFIX/lib"
-    done
   done < <(find "$root" -type f -print0 | sort -z)
   find "$root" -type d \( -name '*.libs' -o -name 'proj_dir' -o -name 'gdal_data' -o -name 'proj_data' \) | grep -q . \
     && die "$name wheel carries its own natives/data dir: $(find "$root" -type d \( -name '*.libs' -o -name proj_dir -o -name gdal_data -o -name proj_data \))"
-  # glibc / libstdc++ symbol ceilings (RUNPATH check passes for origin mode; opt mode is absolute by design)
-  if [ "$RPATH_MODE" != opt ]; then
-    python3 "$here/../docker/portabilize.py" --audit-only --tree "$root" --policy "$POLICY" --dep-tree "$PREFIX" --lib-dir lib \
-      2>&1 | sed "s/^/  [$name] /" >&2 || true
-    python3 "$here/../docker/portabilize.py" --audit-only --tree "$root" --policy "$POLICY" --dep-tree "$PREFIX" --lib-dir lib >/dev/null 2>&1 \
-      || die "$name: glibc/soname audit failed (see above)"
-  fi
+  # every DT_NEEDED from the policy or $PREFIX/lib (the shared natives), symbol ceilings, and (but
+  # for --rpath opt, absolute by design) $ORIGIN RUNPATHs
+  origin=(--origin-runpath); [ "$RPATH_MODE" != opt ] || origin=()
+  python3 "$here/elf_policy.py" audit --tree "$root" --policy "$POLICY" --lib-dir "$PREFIX/lib" "${origin[@]}" \
+      2> >(sed "s/^/  [$name] /" >&2) || die "$name: runtime policy audit failed (see above)"
   # generated C/C++ (rasterio 1.5 ships ~20 MB of it as package data) is never used at run time
   find "$root" -type f \( -name '*.c' -o -name '*.cpp' \) -delete
   find "$root" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +

@@ -27,7 +27,7 @@ lock="$1"; tag="${2:-$(lock_tag "$lock")}"
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap/chroot)" 2
 parse_recipe "$lock"
 [ "$FORMAT" = "$RECIPE_FORMAT" ] || die "$lock has @format '${FORMAT}', this script writes format $RECIPE_FORMAT: refresh it with refresh-toolchain-lock.sh" 2
-docker info >/dev/null 2>&1 || die "no Docker daemon answers 'docker info': run build-support/docker/ensure-dockerd.sh (as root)" 2
+docker info >/dev/null 2>&1 || die "no Docker daemon answers 'docker info': start one (as root; this repository: build-support/host-setup.sh)" 2
 if [ -z "${FORCE:-}" ] && docker image inspect "$tag" >/dev/null 2>&1; then
   note "image $tag already present"; echo "$tag"; exit 0
 fi

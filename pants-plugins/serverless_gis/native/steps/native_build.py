@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""One native build framework with a front end per build system. Runs INSIDE the toolchain
+container as the non-root build user, network off (Python >= 3.7; elf_policy.py beside it).
+
+    native_build.py build --name NAME --build-system cmake|configure_make|make|meson
+        --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs CORES]
+        [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
+        [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
+    native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]...
+
+build, the framework around the front end:
+  1. dependency trees (portable install trees of other builds) are copied into the real --prefix
+     (the image makes the build user own /opt), so every path compiled in or written to .pc/CMake
+     files is the final one;
+  2. the source archive is unpacked to <build-root>/source (one top dir or flat) and the patches
+     applied in order with `patch -p1`;
+  3. the front end configures, builds (JOBS_PER_CORE jobs per core) and installs into
+     <build-root>/stage;
+  4. the installed prefix becomes the tree: --remove globs and libtool archives deleted, then made
+     portable (elf_policy.vendor: vendor, strip, $ORIGIN RUNPATHs, audit); --check commands run in
+     it; every --expect glob must match (a declared output that is missing fails, naming it);
+  5. the tree is copied into --out (a host-owned directory).
+The build root is fixed per build (its paths end up in objects and ccache keys). Logs of each
+phase are in the build root; a failing phase shows the end of its log.
+smoke: the resolve check (elf_policy.audit of the merged trees: every DT_NEEDED from their lib/ or
+the policy), then compiles the smoke program against them.
+"""
+import argparse
+import glob
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import elf_policy  # noqa: E402
+
+
+# --jobs is the cores Pants gives the step, fixed when it starts. Two jobs a core keep them busy
+# through I/O and serial phases (configure, links, proj.db), and use the cores another step frees
+# while this one runs.
+JOBS_PER_CORE = 2
+
+
+class BuildError(Exception):
+    pass
+
+
+class Build:
+    def __init__(self, a):
+        self.a = a
+        self.root = a.build_root
+        self.source = os.path.join(self.root, "source")
+        self.stage = os.path.join(self.root, "stage")
+        self.jobs = str(JOBS_PER_CORE * (a.jobs or os.cpu_count()))
+
+    def log(self, msg):
+        print(f"native-build[{self.a.name}]: {msg}", file=sys.stderr, flush=True)
+
+    def run(self, phase, argv, cwd=None, env=None):
+        """Runs one phase with its output in <build-root>/<phase>.log; on failure shows its end."""
+        log = os.path.join(self.root, f"{phase}.log")
+        with open(log, "w") as out:
+            done = subprocess.run(argv, cwd=cwd, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+        if done.returncode != 0:
+            with open(log, errors="replace") as f:
+                lines = f.read().splitlines()
+            errors = [i for i, line in enumerate(lines) if "error" in line.lower()]
+            shown = [lines[j] for i in errors[-8:] for j in range(max(0, i - 2), min(len(lines), i + 7))]
+            print("\n".join((shown or lines)[-60:]), file=sys.stderr)
+            raise BuildError(f"{phase} of {self.a.name} failed (log: {log})")
+
+
+def cmake(b):
+    a = b.a
+    if not os.path.isfile(os.path.join(b.source, "CMakeLists.txt")):
+        raise BuildError(f"no CMakeLists.txt at the top of {a.source} (build_system='cmake')")
+    build_dir = os.path.join(b.root, "build")
+    launcher = []
+    if a.ccache and os.environ.get("CCACHE_DIR"):
+        # CCACHE_BASEDIR must stay unset: it changed output bytes.
+        os.environ.pop("CCACHE_BASEDIR", None)
+        os.environ.update(CCACHE_COMPILERCHECK="content", CCACHE_NOHASHDIR="1", CCACHE_MAXSIZE=os.environ.get("CCACHE_MAXSIZE", "2G"))
+        launcher = ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
+        subprocess.run(["ccache", "-z"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    release = os.environ.get("OPT_FLAGS", "-O2 -DNDEBUG")  # CMake's Release -O3 made libgdal 9% bigger
+    b.run("configure", [
+        "cmake", "-S", b.source, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
+        f"-DCMAKE_INSTALL_PREFIX={a.prefix}", "-DCMAKE_INSTALL_LIBDIR=lib", f"-DCMAKE_PREFIX_PATH={a.prefix}",
+        "-DCMAKE_SKIP_INSTALL_RPATH=ON", f"-DCMAKE_C_FLAGS_RELEASE={release}", f"-DCMAKE_CXX_FLAGS_RELEASE={release}",
+        *launcher, *a.option,
+    ])
+    b.run("build", ["cmake", "--build", build_dir, "-j", b.jobs, *(("--target", *a.make_target) if a.make_target else ())])
+    b.run("install", ["cmake", "--install", build_dir], env={"DESTDIR": b.stage})
+    if launcher:
+        stats = subprocess.run(["ccache", "-s"], capture_output=True, text=True).stdout
+        b.log("ccache: " + ";".join(" ".join(l.split()) for l in stats.splitlines() if "hit" in l or "miss" in l))
+
+
+def configure_make(b):
+    """autotools-style, in the source tree: CONFIGURE --prefix=PREFIX OPTIONS; make; make install."""
+    a = b.a
+    command = a.configure_command or "./configure"
+    if not os.path.isfile(os.path.join(b.source, command)):
+        raise BuildError(f"no {command} at the top of {a.source} (build_system='configure_make')")
+    b.run("configure", [command, f"--prefix={a.prefix}", *a.option], cwd=b.source)
+    b.run("build", ["make", "-j", b.jobs, *a.make_target], cwd=b.source)
+    b.run("install", ["make", "install", f"DESTDIR={b.stage}"], cwd=b.source)
+
+
+def make(b):
+    """A plain Makefile: OPTIONS (VAR=value) and PREFIX go to both make calls."""
+    a = b.a
+    if not any(os.path.isfile(os.path.join(b.source, m)) for m in ("Makefile", "makefile", "GNUmakefile")):
+        raise BuildError(f"no Makefile at the top of {a.source} (build_system='make')")
+    variables = [f"PREFIX={a.prefix}", *a.option]
+    b.run("build", ["make", "-j", b.jobs, *variables, *a.make_target], cwd=b.source)
+    b.run("install", ["make", "install", *variables, f"DESTDIR={b.stage}"], cwd=b.source)
+
+
+def meson(b):
+    a = b.a
+    if not shutil.which("meson") or not shutil.which("ninja"):
+        raise BuildError(
+            "the toolchain image has no meson/ninja (build_system='meson'): add `meson` and "
+            "`ninja-build` to its .packages recipe and refresh its lock"
+        )
+    if not os.path.isfile(os.path.join(b.source, "meson.build")):
+        raise BuildError(f"no meson.build at the top of {a.source} (build_system='meson')")
+    build_dir = os.path.join(b.root, "build")
+    b.run("configure", [
+        "meson", "setup", build_dir, b.source, f"--prefix={a.prefix}", "--libdir=lib",
+        "--buildtype=release", *a.option,
+    ])
+    b.run("build", ["meson", "compile", "-C", build_dir, "-j", b.jobs, *a.make_target])
+    b.run("install", ["meson", "install", "-C", build_dir, "--destdir", b.stage])
+
+
+FRONT_ENDS = {"cmake": cmake, "configure_make": configure_make, "make": make, "meson": meson}
+
+
+def install_dependencies(b):
+    prefix = b.a.prefix
+    if b.a.dep and not (os.path.isdir(prefix) and os.access(prefix, os.W_OK)):
+        raise BuildError(f"{prefix} is not writable by uid {os.getuid()}; use an image built from a toolchain lock")
+    for tree in b.a.dep:
+        if not os.path.isdir(tree):
+            raise BuildError(f"dependency tree not found: {tree}")
+        subprocess.run(["cp", "-a", f"{tree}/.", f"{prefix}/"], check=True)
+
+
+def unpack(b):
+    a = b.a
+    src = os.path.join(b.root, "src")
+    os.makedirs(src)
+    if subprocess.run(["tar", "-xf", a.source, "-C", src, "--no-same-owner"]).returncode != 0:
+        raise BuildError(f"cannot extract {a.source}")
+    top = os.listdir(src)
+    # one top dir is renamed, so paths baked into objects do not depend on the archive
+    if len(top) == 1 and os.path.isdir(os.path.join(src, top[0])):
+        os.rename(os.path.join(src, top[0]), b.source)
+    else:
+        os.rename(src, b.source)
+    for patch in a.patch:
+        b.log(f"patch {os.path.basename(patch)}")
+        done = subprocess.run(["patch", "-d", b.source, "-p1", "--forward", "--no-backup-if-mismatch", "-s", "-i", os.path.abspath(patch)])
+        if done.returncode != 0:
+            raise BuildError(f"patch {os.path.basename(patch)} does not apply to {a.name}")
+
+
+def finish_tree(b, policy):
+    """The installed prefix, made portable and checked: the build's output tree."""
+    a = b.a
+    tree = b.stage + a.prefix
+    if not os.path.isdir(tree):
+        raise BuildError(f"{a.name} installed nothing under {a.prefix}")
+    for pattern in [*a.remove, "**/*.la"]:
+        for path in glob.glob(os.path.join(tree, pattern), recursive=True):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+    failures = elf_policy.vendor(tree, policy, a.dep, log=b.log)
+    if failures:
+        raise BuildError(f"{len(failures)} ELF files of {a.name} break the runtime policy (see AUDIT FAIL above)")
+    for check in a.check:
+        done = subprocess.run(check, shell=True, cwd=tree, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise BuildError(f"check `{check}` failed in the install tree of {a.name}:\n{done.stdout}{done.stderr}")
+    missing = [p for p in a.expect if not glob.glob(os.path.join(tree, p))]
+    if missing:
+        raise BuildError(
+            f"{a.name} did not produce its declared outputs: {', '.join(missing)} (expected_outputs; "
+            f"installed lib/: {', '.join(sorted(os.listdir(os.path.join(tree, 'lib')))) if os.path.isdir(os.path.join(tree, 'lib')) else 'none'})"
+        )
+    return tree
+
+
+def build(a):
+    b = Build(a)
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "1609459200")
+    os.environ.update(LC_ALL="C", TZ="UTC", PYTHONHASHSEED="0")
+    if a.dep or a.build_system == "cmake":
+        # Where the dependency trees' .pc files are. Not set otherwise: autoconf records it in the
+        # build (CPython's sysconfig), and CMake builds have always had it.
+        os.environ["PKG_CONFIG_PATH"] = f"{a.prefix}/lib/pkgconfig"
+    os.umask(0o022)
+    policy = elf_policy.Policy(a.policy)
+    shutil.rmtree(b.root, ignore_errors=True)
+    os.makedirs(b.stage)
+    install_dependencies(b)
+    unpack(b)
+    FRONT_ENDS[a.build_system](b)
+    tree = finish_tree(b, policy)
+    os.makedirs(a.out, exist_ok=True)
+    subprocess.run(["cp", "-R", f"{tree}/.", f"{a.out}/"], check=True)
+    b.log(f"done ({a.build_system}, {b.jobs} jobs) -> {a.out}")
+
+
+def smoke(a):
+    tree = os.path.abspath(a.tree)
+    failures = elf_policy.audit(tree, elf_policy.Policy(a.policy), [os.path.join(tree, "lib")], log=lambda m: print(m, file=sys.stderr))
+    if failures:
+        raise BuildError("the merged install trees do not resolve from their lib/ and the runtime policy")
+    os.makedirs(os.path.dirname(a.out), exist_ok=True)
+    subprocess.run([
+        "gcc", "-O2", "-std=c99", "-D_GNU_SOURCE", f"-I{tree}/include", a.source, "-o", a.out,
+        f"-L{tree}/lib", f"-Wl,-rpath-link,{tree}/lib", *(f"-l{lib}" for lib in a.link), "-lm",
+    ], check=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--name", required=True)
+    b.add_argument("--build-system", required=True, choices=sorted(FRONT_ENDS))
+    b.add_argument("--build-root", required=True)
+    b.add_argument("--prefix", default="/opt")
+    b.add_argument("--jobs", type=int)
+    b.add_argument("--configure-command")
+    b.add_argument("--ccache", action="store_true")
+    for repeated in ("patch", "dep", "option", "make-target", "remove", "check", "expect"):
+        b.add_argument(f"--{repeated}", action="append", default=[])
+    s = sub.add_parser("smoke")
+    s.add_argument("--tree", required=True)
+    s.add_argument("--link", action="append", default=[])
+    for p in (b, s):
+        p.add_argument("--source", required=True)
+        p.add_argument("--out", required=True)
+        p.add_argument("--policy", required=True)
+    a = ap.parse_args()
+    try:
+        build(a) if a.command == "build" else smoke(a)
+    except (BuildError, elf_policy.SetupError) as e:
+        print(f"native-build: ERROR: {e}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
