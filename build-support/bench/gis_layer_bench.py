@@ -3,12 +3,11 @@ import argparse, hashlib, json, os, re, shutil, statistics, subprocess, sys, tem
 
 MAIN = {"numpy": "2.2.6", "shapely": "2.1.2", "pyproj": "3.7.2", "rasterio": "1.5.2", "fiona": "1.10.1"}  # fallbacks
 EPOCH, MiB = (1980, 1, 1, 0, 0, 0), 1024 * 1024
-# build-support/python-build/lambda-run.sh's recipe: bare runtime image, Lambda's environment.
-LAMBDA_ENV = {
-    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
-    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin", "LANG": "en_US.UTF-8", "TZ": ":UTC",
-    "LAMBDA_TASK_ROOT": "/var/task", "LAMBDA_RUNTIME_DIR": "/var/runtime", "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
-    "AWS_REGION": "us-east-1", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024", "HOME": "/tmp"}
+# The runtime emulation's sandbox and environment: the ruleset's AWS Lambda runtime model.
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "pants-plugins"))
+from serverless_gis.providers import runtime_model  # noqa: E402
+
+LAMBDA_ARGS = runtime_model("aws").docker_run_args((3, 13))
 # Lambda's sys.path (as lambda-invoke.py): layer dirs (with .pth processing) before the runtime's entries.
 PATHS = """import sys, site, time
 rt = list(sys.path)
@@ -142,9 +141,8 @@ def libexpat(cache):
 
 def emulate(image, pytree, opt, code, timed):
     """One fresh python3 -I in the runtime emulation; timed: (import s, process wall s), else (ok, output)."""
-    cmd = ["docker", "run", "--rm", "--network", "none", "--read-only", "--tmpfs", "/tmp:rw,exec,size=512m",
-           "--user", "993:990", "-v", f"{pytree}:/var/lang:ro", "-v", f"{opt}:/opt:ro", "-w", "/tmp",
-           *[a for k, v in LAMBDA_ENV.items() for a in ("-e", f"{k}={v}")], "-e", f"CODE={code}", image]
+    cmd = ["docker", "run", "--rm", "--network", "none", *LAMBDA_ARGS,
+           "-v", f"{pytree}:/var/lang:ro", "-v", f"{opt}:/opt:ro", "-w", "/tmp", "-e", f"CODE={code}", image]
     if not timed:
         p = subprocess.run(cmd + ["/var/lang/bin/python3", "-I", "-c", code], capture_output=True, text=True)
         return p.returncode == 0, (p.stdout if p.returncode == 0 else p.stderr).strip()

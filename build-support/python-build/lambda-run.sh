@@ -55,21 +55,12 @@ else
 fi
 
 PYV="$("$PYTREE/bin/python3" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3.13)"
-lambda_env=(
-  -e "LD_LIBRARY_PATH=/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
-  -e "PATH=/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
-  -e LANG=en_US.UTF-8 -e TZ=:UTC
-  -e LAMBDA_TASK_ROOT=/var/task -e LAMBDA_RUNTIME_DIR=/var/runtime
-  -e AWS_EXECUTION_ENV="AWS_Lambda_python$PYV" -e AWS_REGION=us-east-1 -e AWS_DEFAULT_REGION=us-east-1
-  -e AWS_LAMBDA_FUNCTION_NAME="${AWS_LAMBDA_FUNCTION_NAME:-local-function}"
-  -e AWS_LAMBDA_FUNCTION_MEMORY_SIZE="${AWS_LAMBDA_FUNCTION_MEMORY_SIZE:-1024}"
-  -e AWS_LAMBDA_FUNCTION_TIMEOUT="${AWS_LAMBDA_FUNCTION_TIMEOUT:-900}"
-  -e HOME=/tmp
-)
-run=(docker run --rm -i --network none --read-only --tmpfs /tmp:rw,exec,size=512m --user 993:990
+# The provider's sandbox and environment, from the ruleset's runtime model (as the invoke tests).
+mapfile -t lambda_args < <(PYTHONPATH="$here/../../pants-plugins" python3 -m serverless_gis.providers aws "$PYV")
+run=(docker run --rm -i --network none "${lambda_args[@]}"
   -v "$PYTREE:/var/lang:ro" -v "$OPT:/opt:ro" -v "$TASK:/var/task:ro"
   -v "$here/../../pants-plugins/serverless_gis/native/steps/lambda-invoke.py:/var/runtime/lambda-invoke.py:ro"
-  "${lambda_env[@]}" "${ENVS[@]}" -w /var/task "$IMAGE")
+  "${ENVS[@]}" -w /var/task "$IMAGE")
 if [ "$SHELL_MODE" = 1 ]; then
   "${run[@]}" /var/lang/bin/python3 -c "${CODE:?set CODE}"
 else

@@ -14,8 +14,7 @@ from pants.engine.target import (
 )
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
-from serverless_gis.emulation.target_types import CPythonVersionField
-from serverless_gis.native.target_types import ToolchainArchField
+from serverless_gis.native.target_types import CPythonVersionField, ToolchainArchField
 from serverless_gis.references import (
     ReferencedTargets,
     ReferencesRequest,

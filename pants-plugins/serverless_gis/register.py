@@ -4,14 +4,14 @@ from serverless_gis import artifact, compatibility, python_lock, references
 from serverless_gis.bindings import rules as bindings_rules
 from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.emulation import rules as emulation_rules
-from serverless_gis.emulation.target_types import CPythonBuildTarget, ServerlessInvokeTestTarget
+from serverless_gis.emulation.target_types import ServerlessInvokeTestTarget
 from serverless_gis.function import rules as function_rules
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.layer import rules as layer_rules
 from serverless_gis.layer.target_types import ServerlessLayerTarget
 from serverless_gis.native import cpython as native_cpython
 from serverless_gis.native import rules as native_rules
-from serverless_gis.native.target_types import NativeLibraryTarget, ToolchainImageTarget
+from serverless_gis.native.target_types import CPythonBuildTarget, NativeLibraryTarget, ToolchainImageTarget
 from serverless_gis.runtime import lockfiles as runtime_lockfiles
 from serverless_gis.runtime import rules as runtime_rules
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget

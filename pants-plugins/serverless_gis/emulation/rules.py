@@ -109,7 +109,10 @@ async def run_invoke_test(
         ),
         input_digest,
         description=f"Invoke {function.address} in {image.address}",
-        extra_env={"SGIS_MOUNTS": f"opt:{model.layer_root} task:{model.task_root} lang:{python.prefix}"},
+        extra_env={
+            "SGIS_MOUNTS": f"opt:{model.layer_root} task:{model.task_root} lang:{python.prefix}",
+            "SGIS_DOCKER_ARGS": " ".join(model.sandbox_docker_args()),
+        },
         check=False,
     )
     test_result = TestResult.from_fallible_process_result(result, address=address, output_setting=test_subsystem.output)

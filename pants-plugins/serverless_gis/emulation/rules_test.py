@@ -11,13 +11,9 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import compatibility, references
 from serverless_gis.testutil import DEPENDENCIES_QUERY, RUNTIMES_BUILD, resolved_dependencies
-from serverless_gis.emulation.target_types import (
-    CPythonBuildTarget,
-    InvokeFunctionField,
-    ServerlessInvokeTestTarget,
-)
+from serverless_gis.emulation.target_types import InvokeFunctionField, ServerlessInvokeTestTarget
 from serverless_gis.function.target_types import ServerlessFunctionTarget
-from serverless_gis.native.target_types import ToolchainImageTarget
+from serverless_gis.native.target_types import CPythonBuildTarget, ToolchainImageTarget
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
 

@@ -11,9 +11,8 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import compatibility, references
 from serverless_gis.testutil import DEPENDENCIES_QUERY, RUNTIMES_BUILD, resolved_dependencies
 from serverless_gis.bindings.target_types import PythonBindingsTarget
-from serverless_gis.emulation.target_types import CPythonBuildTarget
 from serverless_gis.layer.target_types import LayerBindingsField, LayerNativesField, ServerlessLayerTarget
-from serverless_gis.native.target_types import NativeLibraryTarget, ToolchainImageTarget
+from serverless_gis.native.target_types import CPythonBuildTarget, NativeLibraryTarget, ToolchainImageTarget
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
 

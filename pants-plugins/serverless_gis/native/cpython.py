@@ -11,7 +11,6 @@ from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FieldSet
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
-from serverless_gis.emulation.target_types import CPythonBuildTarget, CPythonPrefixField
 from serverless_gis.native.rules import (
     BUILD_SCRIPTS,
     JOBS,
@@ -23,7 +22,13 @@ from serverless_gis.native.rules import (
 )
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
-from serverless_gis.native.target_types import NativePolicyField, NativeSourceField, NativeToolchainField
+from serverless_gis.native.target_types import (
+    CPythonBuildTarget,
+    CPythonPrefixField,
+    NativePolicyField,
+    NativeSourceField,
+    NativeToolchainField,
+)
 from serverless_gis.references import FieldReference, target_of_type
 
 # No PGO/LTO, static libpython (relocatable, no LD_LIBRARY_PATH needed), bundled expat and mpdecimal

@@ -20,6 +20,7 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 from serverless_gis.references import TargetReferenceField
+from serverless_gis.runtime.target_types import VersionField
 
 
 class ToolchainArchField(StringField):
@@ -293,3 +294,44 @@ class NativeLibraryTarget(Target):
     def validate(self) -> None:
         validate_build_system(self)
 
+
+class CPythonDependenciesField(Dependencies):
+    help = "Extra dependencies. The `toolchain` image is a dependency already."
+
+
+class CPythonPrefixField(StringField):
+    alias = "prefix"
+    default = "/var/lang"
+    help = "Install prefix; AWS Lambda keeps its Python in /var/lang (layers go to /opt)."
+
+
+class CPythonVersionField(VersionField):
+    alias = "python_version"
+    required = True
+    pattern = r"3\.\d+\.\d+"
+    example = "3.13.5"
+    help = help_text(
+        """
+        The version the source builds, e.g. `3.13.5`. Its `major.minor` must equal the
+        `python_version` of the runtimes it stands in for (checked for bindings and invoke tests).
+        """
+    )
+
+
+class CPythonBuildTarget(Target):
+    alias = "cpython_build"
+    core_fields = (
+        *COMMON_TARGET_FIELDS,
+        NativeSourceField,
+        NativeToolchainField,
+        CPythonVersionField,
+        CPythonPrefixField,
+        NativePolicyField,
+        CPythonDependenciesField,
+    )
+    help = help_text(
+        """
+        CPython built from a pinned source in a toolchain image (network off), so wheels and the
+        runtime emulation use an interpreter no newer than the runtime's glibc allows.
+        """
+    )

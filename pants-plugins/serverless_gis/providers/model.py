@@ -38,3 +38,16 @@ class RuntimeModel:
     def environment_for(self, python_version: tuple[int, int]) -> tuple[str, ...]:
         version = f"{python_version[0]}.{python_version[1]}"
         return tuple(f"{k}={v.replace('{python}', version)}" for k, v in self.environment)
+
+    def sandbox_docker_args(self) -> tuple[str, ...]:
+        """`docker run` options for the provider's sandbox (user, read-only root, writable /tmp)."""
+        return (
+            "--user", self.sandbox_user,
+            "--tmpfs", self.tmpfs,
+            *(("--read-only",) if self.read_only_root else ()),
+        )
+
+    def docker_run_args(self, python_version: tuple[int, int]) -> tuple[str, ...]:
+        """The sandbox options and the provider's environment, for host tools that run handlers."""
+        env = self.environment_for(python_version)
+        return (*self.sandbox_docker_args(), *(a for kv in env for a in ("-e", kv)))

@@ -8,7 +8,8 @@
 #                 registry  IMAGE_REF_OR_LOCK is `repo@sha256:...`, pulled on a miss
 # Env: SGIS_TARGET (for messages), SGIS_CCACHE (sandbox-relative named cache, optional),
 #      SGIS_WRITABLE (space-separated dirs created writable for the container user),
-#      SGIS_MOUNTS (read-only mounts, see below), LAMBDA_* (passed through).
+#      SGIS_MOUNTS (read-only mounts, see below), SGIS_DOCKER_ARGS (more `docker run` options,
+#      space-separated: a provider's sandbox user, read-only root), LAMBDA_* (passed through).
 # Exit 97: no Docker daemon.
 set -euo pipefail
 kind="$1" ref="$2" tag="$3"; shift 3
@@ -65,5 +66,6 @@ setsid -f sh -c "while kill -0 $$ 2>/dev/null; do sleep 2; done; docker kill $na
 # hostname is fixed: outputs depend on none of these.
 cpus=()
 [ -n "${DOCKER_HOST:-}" ] || cpus=(--cpuset-cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)")
+read -r -a extra <<< "${SGIS_DOCKER_ARGS:-}"
 docker run --rm --name "$name" --hostname sgis-build --network none --user 1000:1000 "${cpus[@]}" \
-  "${mounts[@]}" "${envs[@]}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@" </dev/null
+  "${extra[@]}" "${mounts[@]}" "${envs[@]}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@" </dev/null
