@@ -58,8 +58,18 @@ def test_paths_from_function_to_native(repo: FixtureRepo) -> None:
     assert "layers/proj:proj" in out
 
 
+def test_the_org_builds_with_the_ruleset_as_a_plugin_distribution(repo: FixtureRepo) -> None:
+    # Like any other repository: no build-support/, no plugin sources, the wheel in `plugins`.
+    assert not (repo.root / "build-support").exists()
+    config = (repo.root / "pants.toml").read_text()
+    assert "pythonpath" not in config and "serverless-gis-pants @ file://" in config
+    out = repo.pants("package", "::").output
+    assert executed(out, NATIVE) == ["native/tinya:tinya", "native/tinyb:tinyb"]
+    built = {path.rsplit("/", 1)[0] for path in repo.dist_files()}
+    assert {"layers/geo", "layers/proj", "functions/raster", "functions/crs", "functions/plain"} <= built
+
+
 def test_changed_dependents_rebuild_exactly_what_a_change_touches(repo: FixtureRepo) -> None:
-    repo.pants("package", "::")
     git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com"]
     (repo.root / ".gitignore").write_text("dist/\n")
     subprocess.run([*git, "init", "-q"], cwd=repo.root, check=True)
