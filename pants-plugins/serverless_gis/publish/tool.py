@@ -43,7 +43,7 @@ def settings(subsystem: ServerlessPublishSubsystem) -> dict:
 
 
 def describe_destination(subsystem: ServerlessPublishSubsystem) -> str:
-    where = subsystem.region or "the default region"
+    where = subsystem.region or "the AWS environment's region"
     if subsystem.endpoint_url:
         where += f" at {subsystem.endpoint_url}"
     return where + (" (dry run: nothing changed)" if subsystem.dry_run else "")

@@ -111,10 +111,6 @@ class FunctionPlan:
             steps.append(f"alias {alias} unchanged at {self.version}")
         return steps
 
-    @property
-    def changes_anything(self) -> bool:
-        return self.create or self.code_change or bool(self.config_changes) or not self.version or self.alias_moves
-
 
 def plan_function(
     current: Optional[dict],

@@ -46,7 +46,9 @@ class Aws:
     def __init__(self, job: dict, dry_run: bool) -> None:
         self.target = job["target"]
         settings = job["settings"]
-        session = boto3.session.Session(region_name=settings.get("region") or None)
+        # botocore reads AWS_DEFAULT_REGION only; AWS_REGION is what the CLI v2 and CI set.
+        region = settings.get("region") or os.environ.get("AWS_REGION") or None
+        session = boto3.session.Session(region_name=region)
         if not session.region_name:
             raise DeployError(
                 f"{self.target}: no AWS region is configured. Fix: set `[serverless-publish].region` "
