@@ -194,9 +194,9 @@ def test_dry_run_plans_everything_and_changes_nothing(repo, emulator) -> None:
     result = run(repo, "--serverless-publish-dry-run", "publish", "experimental-deploy", "::")
     assert_in(
         [
-            "layers/base: [dry run] would: layer base-x86_64: new layer version",
+            "layers/base:base: [dry run] would: layer base-x86_64: new layer version",
             f"layer big-x86_64-s3: new layer version via s3://{BUCKET}/serverless-gis/",
-            "functions/hello: [dry run] would: function hello-x86_64: create function; new version; "
+            "functions/hello:hello: [dry run] would: function hello-x86_64: create function; new version; "
             "alias move live: (new alias) -> new version",
         ],
         result.output,

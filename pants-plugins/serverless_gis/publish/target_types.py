@@ -71,7 +71,7 @@ class _BoundedIntField(IntField):
         low, high = cls.bounds
         if value is not None and not low <= value <= high:
             raise _invalid(
-                address, cls.alias, value, f"is outside Lambda's range",
+                address, cls.alias, value, "is outside Lambda's range",
                 f"use {low} to {high} {cls.unit}.",
             )
         return value
