@@ -245,12 +245,13 @@ async def rollback(console: Console) -> Rollback:
     roots = await Get(
         TargetRootsToFieldSets,
         TargetRootsToFieldSetsRequest(
-            DeployFunctionFieldSet,
+            DeployFieldSet,
             goal_description="the `serverless-rollback` goal",
             no_applicable_targets_behavior=NoApplicableTargetsBehavior.error,
         ),
     )
-    jobs = await MultiGet(Get(FunctionJob, DeployFunctionFieldSet, fs) for fs in roots.field_sets)
+    field_sets = [fs for fs in roots.field_sets if isinstance(fs, DeployFunctionFieldSet)]
+    jobs = await MultiGet(Get(FunctionJob, DeployFunctionFieldSet, fs) for fs in field_sets)
     processes = await MultiGet(
         Get(InteractiveProcess, LambdaToolRequest("rollback", j.job, j.artifacts, j.record)) for j in jobs
     )

@@ -289,7 +289,7 @@ def deploy_function(aws: Aws, job: dict) -> dict:
         aws.lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
     if plan.config_changes:
         aws.lambda_.update_function_configuration(
-            FunctionName=name, **configuration_arguments(desired), RevisionId=current["RevisionId"]
+            FunctionName=name, **configuration_arguments(desired), **revision_of(current)
         )
         waiter.wait(FunctionName=name)
     if plan.code_change:
@@ -357,6 +357,11 @@ def create_function(aws: Aws, job: dict, name: str, desired: dict, location: dic
         raise
 
 
+def revision_of(resource: dict) -> dict:
+    """Make an update conditional on the resource being as read (emulators may omit RevisionId)."""
+    return {"RevisionId": resource["RevisionId"]} if resource.get("RevisionId") else {}
+
+
 def move_alias(aws: Aws, name: str, alias: str, version: str) -> dict:
     """One UpdateAlias call, conditional on the alias not having moved since it was read."""
     current = alias_of(aws, name, alias)
@@ -365,7 +370,7 @@ def move_alias(aws: Aws, name: str, alias: str, version: str) -> dict:
         Name=alias,
         FunctionVersion=version,
         Description=lambda_plan.alias_description(current["FunctionVersion"]),
-        RevisionId=current["RevisionId"],
+        **revision_of(current),
     )
 
 
