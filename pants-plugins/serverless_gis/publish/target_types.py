@@ -21,8 +21,24 @@ def _invalid(address: Address, alias: str, value: object, problem: str, fix: str
     return InvalidFieldException(f"{address}: `{alias}={value!r}` {problem}. Fix: {fix}")
 
 
-class DeployFunctionNameField(StringField):
+class _PatternStringField(StringField):
+    pattern: re.Pattern
+    problem: str
+    fix: str
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None and not cls.pattern.fullmatch(value):
+            raise _invalid(address, cls.alias, value, cls.problem, cls.fix)
+        return value
+
+
+class DeployFunctionNameField(_PatternStringField):
     alias = "function_name"
+    pattern = FUNCTION_NAME
+    problem = "is not a Lambda function name"
+    fix = "use 1 to 64 letters, digits, `-` or `_`."
     help = help_text(
         """
         Name of the deployed function. Default: the packaged zip's name, `<target name>-<runtime
@@ -30,35 +46,18 @@ class DeployFunctionNameField(StringField):
         """
     )
 
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
-        value = super().compute_value(raw_value, address)
-        if value is not None and not FUNCTION_NAME.fullmatch(value):
-            raise _invalid(
-                address, cls.alias, value, "is not a Lambda function name",
-                "use 1 to 64 letters, digits, `-` or `_`.",
-            )
-        return value
 
-
-class DeployRoleField(StringField):
+class DeployRoleField(_PatternStringField):
     alias = "role"
+    pattern = ROLE_ARN
+    problem = "is not an IAM role ARN"
+    fix = "give the role's ARN, `arn:aws:iam::<12-digit account>:role/<name>`."
     help = help_text(
         """
         ARN of the function's execution role, e.g. `arn:aws:iam::123456789012:role/gis-lambda`.
         Default: `[serverless-publish].role`.
         """
     )
-
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
-        value = super().compute_value(raw_value, address)
-        if value is not None and not ROLE_ARN.fullmatch(value):
-            raise _invalid(
-                address, cls.alias, value, "is not an IAM role ARN",
-                "give the role's ARN, `arn:aws:iam::<12-digit account>:role/<name>`.",
-            )
-        return value
 
 
 class _BoundedIntField(IntField):
@@ -93,24 +92,17 @@ class DeployTimeoutField(_BoundedIntField):
     help = "Timeout of the deployed function in seconds (1 to 900)."
 
 
-class DeployAliasField(StringField):
+class DeployAliasField(_PatternStringField):
     alias = "alias"
+    pattern = ALIAS_NAME
+    problem = "is not a Lambda alias name"
+    fix = "use letters, digits, `-` or `_` (not only digits, which name versions)."
     help = help_text(
         """
         Alias moved to each new version, the name callers invoke. Default:
         `[serverless-publish].alias` (`live`).
         """
     )
-
-    @classmethod
-    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
-        value = super().compute_value(raw_value, address)
-        if value is not None and not ALIAS_NAME.fullmatch(value):
-            raise _invalid(
-                address, cls.alias, value, "is not a Lambda alias name",
-                "use letters, digits, `-` or `_` (not only digits, which name versions).",
-            )
-        return value
 
 
 DEPLOY_FIELDS = (
