@@ -50,7 +50,8 @@ def install_moto(dest: Path) -> Path:
 class Request:
     method: str
     path: str
-    status: Optional[int]  # None: the proxy dropped the connection
+    status: Optional[int]  # the emulator's answer; None: never forwarded
+    dropped: bool = False  # the client never got the answer
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Proxy:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 fault = proxy._fault_for(self.command, self.path)
                 if fault and not fault.after_forwarding:
-                    proxy.log.append(Request(self.command, self.path, None))
+                    proxy.log.append(Request(self.command, self.path, None, dropped=True))
                     self.close_connection = True
                     return
                 conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream, timeout=120)
@@ -100,7 +101,7 @@ class Proxy:
                 data = response.read()
                 conn.close()
                 if fault:
-                    proxy.log.append(Request(self.command, self.path, None))
+                    proxy.log.append(Request(self.command, self.path, response.status, dropped=True))
                     self.close_connection = True
                     return
                 proxy.log.append(Request(self.command, self.path, response.status))
@@ -126,7 +127,7 @@ class Proxy:
         self.server.server_close()
 
     def mutating(self, since: int = 0) -> list[Request]:
-        """Mutating calls the emulator carried out (answered with a 2xx)."""
+        """Mutating calls the emulator carried out (a 2xx, whether or not the client got it)."""
         return [
             r for r in self.log[since:]
             if r.method in MUTATING and r.status is not None and 200 <= r.status < 300

@@ -274,6 +274,7 @@ def test_run_broken_mid_way_fails_clearly_and_rerun_converges(repo, emulator) ->
     assert failed.returncode != 0
     assert_in(["functions/hello:", "lost the connection", "run the same command again"], failed.output)
     assert calls(emulator, since) == Counter(layer_version=1, code=1, config=1, version=1)
+    assert [r.method for r in emulator.proxy.log[since:] if r.dropped and kind(r) == "layer_version"] == ["POST"]
     assert alias_version(emulator) == "2"  # never half-moved: still the last good version
 
     since = len(emulator.proxy.log)
