@@ -221,7 +221,7 @@ def publish_layer_version_once(aws: Aws, job: dict, location: dict, sha_b64: str
     try:
         return aws.lambda_.publish_layer_version(
             LayerName=job["layer_name"],
-            Description=f"{job["target"]} sha256:{job['sha256']}"[:256],
+            Description=f"{job['target']} sha256:{job['sha256']}"[:256],
             Content=location,
             CompatibleRuntimes=[job["lambda_runtime"]],
             CompatibleArchitectures=[job["architecture"]],
@@ -297,7 +297,7 @@ def deploy_function(aws: Aws, job: dict) -> dict:
         aws.lambda_.update_function_code(FunctionName=name, Architectures=[arch], **location)
         waiter.wait(FunctionName=name)
     version = plan.version or aws.lambda_.publish_version(
-        FunctionName=name, CodeSha256=sha_b64, Description=f"{job["target"]} sha256:{job['sha256']}"[:256]
+        FunctionName=name, CodeSha256=sha_b64, Description=f"{job['target']} sha256:{job['sha256']}"[:256]
     )["Version"]
     if not plan.alias_moves:
         moved = alias_of(aws, name, alias)
