@@ -12,6 +12,7 @@ from serverless_gis.layer.target_types import ServerlessLayerTarget
 from serverless_gis.native import cpython as native_cpython
 from serverless_gis.native import rules as native_rules
 from serverless_gis.native.target_types import CPythonBuildTarget, NativeLibraryTarget, ToolchainImageTarget
+from serverless_gis.publish import rules as publish_rules
 from serverless_gis.runtime import lockfiles as runtime_lockfiles
 from serverless_gis.runtime import rules as runtime_rules
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
@@ -31,6 +32,7 @@ def rules():
         *native_cpython.rules(),
         *bindings_rules.rules(),
         *emulation_rules.rules(),
+        *publish_rules.rules(),
     ]
 
 
