@@ -24,6 +24,7 @@ from serverless_gis.bindings.target_types import (
 )
 from serverless_gis.native.cpython import BuiltCPython, CPythonRequest
 from serverless_gis.native.rules import (
+    BUILD_SCRIPTS,
     JOBS,
     NativeClosure,
     NativeClosureRequest,
@@ -43,6 +44,8 @@ from serverless_gis.layer.target_types import LayerBindingsField
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 
 
+# In the container: where build-wheels.sh leaves the wheels for the framework to copy out.
+WHEELS_STAGE = "/tmp/wheels"
 # A host tool of this repository, named in messages.
 LOCK_WHEELHOUSE = "build-support/python-build/lock-wheelhouse.py"
 
@@ -220,7 +223,7 @@ async def build_bindings(
         MergeDigests([
             wheelhouse.digest, policy, patches.snapshot.digest,
             await Get(Digest, AddPrefix(python.tree, "python")), *deps,
-            await step_scripts("build-wheels.sh", "elf_policy.py"),
+            await step_scripts("build-wheels.sh", *BUILD_SCRIPTS),
         ]),
     )
     patch_dir = os.path.join(address.spec_path, "patches")
@@ -229,10 +232,13 @@ async def build_bindings(
         image,
         address,
         (
-            "bash", step_path("build-wheels.sh"),
-            "--python", "python", "--wheelhouse", "wheelhouse", "--out", "out", "--jobs", JOBS,
-            "--patches", patch_dir, "--policy", field_set.policy.value,
+            # The native framework installs the natives into /opt and copies the wheels out.
+            "python3", step_path("native_build.py"), "run", "--name", address.target_name,
             *(arg for a, _ in natives.libraries for arg in ("--dep", dep_dir(a))),
+            "--stage", WHEELS_STAGE, "--out", "out", "--",
+            "bash", step_path("build-wheels.sh"),
+            "--python", "python", "--wheelhouse", "wheelhouse", "--out", WHEELS_STAGE, "--jobs", JOBS,
+            "--patches", patch_dir, "--policy", field_set.policy.value,
             *(arg for p in small for arg in ("--optimize-size", p)),
             *packages,
         ),

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Build the GIS bindings (shapely, pyproj, rasterio, fiona) from sdists against the shared native
-# install trees. Runs INSIDE the toolchain container, as the non-root build user, network off.
-# Native trees are copied into /opt (writable by that user, like cmake-build.sh --dep), so every
-# path the bindings see is the final layer path.
+# install trees. Runs INSIDE the toolchain container, as the non-root build user, network off, as
+# the command of `native_build.py run`, which has installed the native trees into /opt (so every
+# path the bindings see is the final layer path) and copies --out out of the container.
 #
-#   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR --policy POLICY.json [--dep TREE]...
+#   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR --policy POLICY.json
 #                   [--patches DIR] [--jobs N] [--rpath origin|opt|none] [--no-strip]
 #                   [--optimize-size NAME]... [PACKAGE...]
 #     --python PYTREE   a CPython install tree (cpython_build; runs from wherever it is)
@@ -13,8 +13,6 @@
 #                       a fixed directory (highest version allowed, e.g. cython 3.0.x for fiona
 #                       1.10.1), then built with --no-build-isolation: same bytes on every build.
 #     --out DIR         receives one wheel per PACKAGE (emptied first)
-#     --dep TREE        native install tree (lib/ include/ share/ [bin/]); repeatable; copied into
-#                       /opt in order (later ones win). GEOS, PROJ and GDAL (+ curl) are expected.
 #     --patches DIR     per-sdist recipe files:
 #                       <name>-<version>-*.patch  applied with patch -p1 to the unpacked sdist; the
 #                         placeholder @SGIS_PROJ_DATA@ in patched files becomes $PREFIX/share/proj
@@ -42,13 +40,12 @@ die() { echo "build-wheels: ERROR: $*" >&2; exit "${2:-1}"; }
 log() { echo "build-wheels: $*" >&2; }
 
 here="$(cd "$(dirname "$0")" && pwd)"
-PYTREE="" WH="" OUT="" DEPS=() PATCHES="" POLICY="" JOBS="" RPATH_MODE=origin STRIP=1 PKGS=() SMALL=()
+PYTREE="" WH="" OUT="" PATCHES="" POLICY="" JOBS="" RPATH_MODE=origin STRIP=1 PKGS=() SMALL=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PYTREE="$2"; shift 2 ;;
     --wheelhouse) WH="$2"; shift 2 ;;
     --out) OUT="$2"; shift 2 ;;
-    --dep) DEPS+=("$2"); shift 2 ;;
     --patches) PATCHES="$2"; shift 2 ;;
     --policy) POLICY="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
@@ -76,13 +73,6 @@ unset PIP_FIND_LINKS PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_CONSTRAINT
 export MAX_JOBS="$((2 * ${JOBS:-$(nproc)}))"
 umask 022
 t_start=$SECONDS
-
-# --- natives into /opt
-[ -d "$PREFIX" ] && [ -w "$PREFIX" ] || die "$PREFIX is not writable by uid $(id -u); use a toolchain image built by build-toolchain-image.sh"
-for d in "${DEPS[@]}"; do
-  [ -d "$d" ] || die "dependency tree not found: $d" 2
-  cp -a "$d/." "$PREFIX/"
-done
 
 rm -rf "$BUILD_ROOT"; mkdir -p "$BUILD_ROOT"/{src,raw,fixed,bin,tools,logs}
 export PATH="$BUILD_ROOT/bin:$PATH"
@@ -143,7 +133,7 @@ for name in "${PKGS[@]}"; do
   case "$name" in
     shapely) need="$GEOS_V" what=GEOS ;; pyproj) need="$PROJ_V" what=PROJ ;; rasterio|fiona) need="$GDAL_V" what=GDAL ;; *) need=x ;;
   esac
-  [ -n "$need" ] || die "$name needs $what in $PREFIX (its include/ has no headers): pass its tree with --dep" 2
+  [ -n "$need" ] || die "$name needs $what in $PREFIX (its include/ has no headers): add its native_library to \`natives\`" 2
   sdist="$(ls "$WH" | grep -iE "^$name-[0-9][^-]*\.(tar\.gz|zip)$" | head -n1)"
   [ -n "$sdist" ] || die "no sdist of $name in $WH" 2
   version="$(echo "$sdist" | sed -E "s/^[^-]+-(.*)\.(tar\.gz|zip)$/\1/")"

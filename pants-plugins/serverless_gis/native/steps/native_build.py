@@ -6,6 +6,7 @@ container as the non-root build user, network off (Python >= 3.7; elf_policy.py 
         --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs CORES]
         [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
         [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
+    native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... -- COMMAND...
     native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]...
 
 build, the framework around the front end:
@@ -20,6 +21,8 @@ build, the framework around the front end:
      portable (elf_policy.vendor: vendor, strip, $ORIGIN RUNPATHs, audit); --check commands run in
      it; every --expect glob must match (a declared output that is missing fails, naming it);
   5. the tree is copied into --out (a host-owned directory).
+run: the framework around a build that is a script of its own (the wheels of python_bindings):
+dependency trees into the prefix, COMMAND, its --stage directory copied into --out.
 The build root is fixed per build (its paths end up in objects and ccache keys). Logs of each
 phase are in the build root; a failing phase shows the end of its log.
 smoke: the resolve check (elf_policy.audit of the merged trees: every DT_NEEDED from their lib/ or
@@ -139,14 +142,19 @@ def meson(b):
 FRONT_ENDS = {"cmake": cmake, "configure_make": configure_make, "make": make, "meson": meson}
 
 
-def install_dependencies(b):
-    prefix = b.a.prefix
-    if b.a.dep and not (os.path.isdir(prefix) and os.access(prefix, os.W_OK)):
+def install_dependencies(prefix, trees):
+    if trees and not (os.path.isdir(prefix) and os.access(prefix, os.W_OK)):
         raise BuildError(f"{prefix} is not writable by uid {os.getuid()}; use an image built from a toolchain lock")
-    for tree in b.a.dep:
+    for tree in trees:
         if not os.path.isdir(tree):
             raise BuildError(f"dependency tree not found: {tree}")
         subprocess.run(["cp", "-a", f"{tree}/.", f"{prefix}/"], check=True)
+
+
+def copy_out(tree, out):
+    """`out` is the host's (made writable for us): its content is replaced, not the directory."""
+    os.makedirs(out, exist_ok=True)
+    subprocess.run(["cp", "-R", f"{tree}/.", f"{out}/"], check=True)
 
 
 def unpack(b):
@@ -208,13 +216,19 @@ def build(a):
     policy = elf_policy.Policy(a.policy)
     shutil.rmtree(b.root, ignore_errors=True)
     os.makedirs(b.stage)
-    install_dependencies(b)
+    install_dependencies(a.prefix, a.dep)
     unpack(b)
     FRONT_ENDS[a.build_system](b)
-    tree = finish_tree(b, policy)
-    os.makedirs(a.out, exist_ok=True)
-    subprocess.run(["cp", "-R", f"{tree}/.", f"{a.out}/"], check=True)
+    copy_out(finish_tree(b, policy), a.out)
     b.log(f"done ({a.build_system}, {b.jobs} jobs) -> {a.out}")
+
+
+def run(a):
+    install_dependencies(a.prefix, a.dep)
+    done = subprocess.run(a.command)
+    if done.returncode != 0:
+        raise BuildError(f"{a.name}: `{' '.join(a.command[:2])} ...` failed (exit {done.returncode})")
+    copy_out(a.stage, a.out)
 
 
 def smoke(a):
@@ -231,7 +245,7 @@ def smoke(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = ap.add_subparsers(dest="command", required=True)
+    sub = ap.add_subparsers(dest="subcommand", required=True)
     b = sub.add_parser("build")
     b.add_argument("--name", required=True)
     b.add_argument("--build-system", required=True, choices=sorted(FRONT_ENDS))
@@ -242,6 +256,13 @@ def main():
     b.add_argument("--ccache", action="store_true")
     for repeated in ("patch", "dep", "option", "make-target", "remove", "check", "expect"):
         b.add_argument(f"--{repeated}", action="append", default=[])
+    r = sub.add_parser("run")
+    r.add_argument("--name", required=True)
+    r.add_argument("--prefix", default="/opt")
+    r.add_argument("--dep", action="append", default=[])
+    r.add_argument("--stage", required=True)
+    r.add_argument("--out", required=True)
+    r.add_argument("command", nargs=argparse.REMAINDER)
     s = sub.add_parser("smoke")
     s.add_argument("--tree", required=True)
     s.add_argument("--link", action="append", default=[])
@@ -250,8 +271,10 @@ def main():
         p.add_argument("--out", required=True)
         p.add_argument("--policy", required=True)
     a = ap.parse_args()
+    if a.subcommand == "run":
+        a.command = a.command[1:] if a.command[:1] == ["--"] else a.command
     try:
-        build(a) if a.command == "build" else smoke(a)
+        {"build": build, "run": run, "smoke": smoke}[a.subcommand](a)
     except (BuildError, elf_policy.SetupError) as e:
         print(f"native-build: ERROR: {e}", file=sys.stderr)
         sys.exit(1)
