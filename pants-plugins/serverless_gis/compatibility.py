@@ -3,24 +3,23 @@
 
 from __future__ import annotations
 
-from pants.engine.rules import Get, MultiGet, collect_rules, rule
+from pants.engine.rules import Get, collect_rules, rule
 from pants.engine.target import (
     InvalidFieldException,
     Target,
     ValidateDependenciesRequest,
     ValidatedDependencies,
-    WrappedTarget,
-    WrappedTargetRequest,
 )
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.native.target_types import CPythonVersionField, ToolchainArchField
 from serverless_gis.references import (
+    AllReferences,
+    AllReferencesRequest,
     ReferencedTargets,
     ReferencesRequest,
     ReferencingFieldSet,
     RuntimeReferenceField,
-    reference_fields,
 )
 from serverless_gis.runtime.target_types import RuntimeArchField, RuntimePythonVersionField
 
@@ -54,16 +53,9 @@ def _check(owner: Target, runtime: Target | None, alias: str, referenced: Target
 
 @rule(desc="Check referenced targets fit together", level=LogLevel.DEBUG)
 async def validate_referenced_targets(request: ValidateReferencedTargets) -> ValidatedDependencies:
-    wrapped = await Get(
-        WrappedTarget,
-        WrappedTargetRequest(request.field_set.address, description_of_origin="<infallible>"),
-    )
-    owner = wrapped.target
-    fields = [f for f in reference_fields(owner) if f.expected_alias in CHECKED]
-    resolved = await MultiGet(
-        Get(ReferencedTargets, ReferencesRequest, ReferencesRequest.of(f, lenient=True)) for f in fields
-    )
-    pairs = [(f.alias, t) for f, r in zip(fields, resolved) for t in r.targets]
+    references = await Get(AllReferences, AllReferencesRequest(request.field_set.address))
+    owner = references.owner
+    pairs = [(alias, t) for alias, t in references.named if t.alias in CHECKED]
     runtimes = [t for _, t in pairs if t.alias == "serverless_runtime"]
     # An invoke test runs on the runtime of the function it invokes.
     functions = [t for _, t in pairs if t.alias == "serverless_function" and t.has_field(RuntimeReferenceField)]

@@ -246,12 +246,23 @@ class FieldReference:
     owner: Address
     field_alias: str
 
+    @classmethod
+    def of(cls, field: TargetReferenceField) -> FieldReference:
+        # Returns `cls`: callers name their request type in `Get(Output, RequestType, ...)`.
+        return cls(field.value, field.address, field.alias)
 
-async def target_of_type(spec: str, owner: Address, field_alias: str, target_type: type[Target]) -> Target:
+
+async def target_of_type(reference: FieldReference, target_type: type[Target]) -> Target:
     """The one target a single-address field names, which must be a `target_type`."""
     referenced = await Get(
         ReferencedTargets,
-        ReferencesRequest(owner, field_alias, (spec,), target_type.alias, target_type.alias.replace("_", " ")),
+        ReferencesRequest(
+            reference.owner,
+            reference.field_alias,
+            (reference.spec,),
+            target_type.alias,
+            target_type.alias.replace("_", " "),
+        ),
     )
     return referenced.targets[0]
 
@@ -274,20 +285,39 @@ class InferReferencedDependencies(InferDependenciesRequest):
     infer_from = ReferencingFieldSet
 
 
-@rule(desc="Inferring dependencies from target references", level=LogLevel.DEBUG)
-async def infer_referenced_dependencies(request: InferReferencedDependencies) -> InferredDependencies:
-    address = request.field_set.address
+@dataclass(frozen=True)
+class AllReferencesRequest:
+    address: Address
+
+
+@dataclass(frozen=True)
+class AllReferences:
+    """What every reference field of `owner` names, resolved leniently (variants for its runtime)."""
+
+    owner: Target
+    named: tuple[tuple[str, Target], ...]  # (field alias, target named)
+
+
+@rule(desc="Resolve all target references of a target", level=LogLevel.DEBUG)
+async def resolve_all_references(request: AllReferencesRequest) -> AllReferences:
     wrapped = await Get(
-        WrappedTarget, WrappedTargetRequest(address, description_of_origin="<infallible>")
+        WrappedTarget, WrappedTargetRequest(request.address, description_of_origin="<infallible>")
     )
     tgt = wrapped.target
     runtime_input = _runtime_input(tgt)
     runtime = await Get(Address, AddressInput, runtime_input) if runtime_input else None
+    fields = reference_fields(tgt)
     resolved = await MultiGet(
         Get(ReferencedTargets, ReferencesRequest, ReferencesRequest.of(field, runtime, lenient=True))
-        for field in reference_fields(tgt)
+        for field in fields
     )
-    return InferredDependencies(sorted({a for r in resolved for a in r.addresses}))
+    return AllReferences(tgt, tuple((f.alias, t) for f, r in zip(fields, resolved) for t in r.targets))
+
+
+@rule(desc="Inferring dependencies from target references", level=LogLevel.DEBUG)
+async def infer_referenced_dependencies(request: InferReferencedDependencies) -> InferredDependencies:
+    references = await Get(AllReferences, AllReferencesRequest(request.field_set.address))
+    return InferredDependencies(sorted({t.address for _, t in references.named}))
 
 
 def rules():

@@ -199,7 +199,7 @@ async def build_bindings(
         )
     files = parse_wheelhouse(address, wheelhouse_path, wheelhouse_contents[0].content)
 
-    runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
+    runtime = await Get(ServerlessRuntime, RuntimeRequest, RuntimeRequest.of(field_set.runtime))
     locked_resolve = await Get(LockedResolve, LockedResolveRequest(runtime.resolve))
     lockfile = locked_resolve.lockfile
     locked = {name: p.version for name, p in locked_resolve.projects.items()}
@@ -210,9 +210,9 @@ async def build_bindings(
     native_targets = await Get(ReferencedTargets, ReferencesRequest.of(field_set.natives))
     # Independent: the natives and CPython build at the same time, the wheelhouse downloads meanwhile.
     natives, image, python, patches, wheelhouse, policy = await MultiGet(
-        Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets), address, "natives")),
-        Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
-        Get(BuiltCPython, CPythonRequest(field_set.python.value, address, "python")),
+        Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets))),
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
+        Get(BuiltCPython, CPythonRequest, CPythonRequest.of(field_set.python)),
         Get(HydratedSources, HydrateSourcesRequest(field_set.patches)),
         Get(Wheelhouse, WheelhouseRequest(address, wheelhouse_path, files)),
         Get(Digest, PathGlobs([field_set.policy.value])),

@@ -32,7 +32,7 @@ from serverless_gis.native.rules import NativeBuildError, ToolchainImage, Toolch
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
-from serverless_gis.references import target_of_type
+from serverless_gis.references import FieldReference, target_of_type
 
 class ServerlessInvokeTestSubsystem(Subsystem):
     options_scope = "invoke-test"
@@ -69,15 +69,15 @@ async def run_invoke_test(
 ) -> TestResult:
     field_set = batch.single_element
     address = field_set.address
-    function = await target_of_type(field_set.function.value, address, "function", ServerlessFunctionTarget)
+    function = await target_of_type(FieldReference.of(field_set.function), ServerlessFunctionTarget)
     function_fs = ServerlessFunctionFieldSet.create(function)
-    runtime = await Get(ServerlessRuntime, RuntimeRequest(function_fs.runtime.value, function.address))
-    package, layers, image = await MultiGet(
+    runtime = await Get(ServerlessRuntime, RuntimeRequest, RuntimeRequest.of(function_fs.runtime))
+    package, layers, image, python = await MultiGet(
         Get(BuiltPackage, ServerlessFunctionFieldSet, function_fs),
         Get(FunctionLayers, FunctionLayersRequest(function.address, tuple(function_fs.layers.value or ()), runtime)),
-        Get(ToolchainImage, ToolchainImageRequest(field_set.image.value, address, "image")),
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.image)),
+        Get(BuiltCPython, CPythonRequest, CPythonRequest.of(field_set.python)),
     )
-    python = await Get(BuiltCPython, CPythonRequest(field_set.python.value, address, "python"))
     model = runtime.model
     zip_path = package.artifacts[0].relpath
     manifest_path = next(a.relpath for a in package.artifacts if a.relpath.endswith(".manifest.json"))

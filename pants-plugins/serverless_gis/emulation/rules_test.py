@@ -97,7 +97,7 @@ def test_invoke_fields_are_checked_when_parsed(rule_runner: RuleRunner, fields: 
 
 
 def test_invoke_image_must_match_the_function_runtime_arch(rule_runner: RuleRunner) -> None:
-    write_invoke(rule_runner, f'function=":fn@runtime=x86_64", image="//tc:runtime-arm", python="//py:py", expect="1"')
+    write_invoke(rule_runner, 'function=":fn@runtime=x86_64", image="//tc:runtime-arm", python="//py:py", expect="1"')
     with pytest.raises(ExecutionError) as exc:
         resolved_dependencies(rule_runner, INVOKE)
     assert "fn:invoke: `image` names tc:runtime-arm, a toolchain image for arm64, but the runtime runtimes:x86_64 is x86_64" in str(exc.value)

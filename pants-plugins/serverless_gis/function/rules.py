@@ -90,7 +90,7 @@ async def infer_function_handler_dependency(
     request: InferFunctionHandlerDependency, python_setup: PythonSetup
 ) -> InferredDependencies:
     field_set = request.field_set
-    runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, field_set.address))
+    runtime = await Get(ServerlessRuntime, RuntimeRequest, RuntimeRequest.of(field_set.runtime))
     files = field_set.handler.filespec["includes"]
     if not files:
         # A module path: rely on explicit `dependencies`.
@@ -244,7 +244,7 @@ def function_output_stem(address: Address, runtime: ServerlessRuntime) -> str:
 @rule(desc="Package a serverless function", level=LogLevel.DEBUG)
 async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackage:
     address = field_set.address
-    runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
+    runtime = await Get(ServerlessRuntime, RuntimeRequest, RuntimeRequest.of(field_set.runtime))
     function_layers, handler, transitive = await MultiGet(
         Get(FunctionLayers, FunctionLayersRequest(address, tuple(field_set.layers.value or ()), runtime)),
         Get(ResolvedPythonFaaSHandler, ResolvePythonFaaSHandlerRequest(field_set.handler)),

@@ -85,7 +85,7 @@ async def layer_native_tree(
     trees: list[Digest] = [tree for b in bindings for tree in b.natives.trees]
     if specs:
         natives = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, address)))
-        closure_ = await Get(NativeClosure, NativeClosureRequest(Targets(natives.targets), address, "natives"))
+        closure_ = await Get(NativeClosure, NativeClosureRequest(Targets(natives.targets)))
         trees.extend(closure_.trees)
     if not trees:
         return None
@@ -107,7 +107,7 @@ async def build_layer(
     field_set: ServerlessLayerFieldSet, native_build: NativeBuildSubsystem
 ) -> BuiltLayer:
     address = field_set.address
-    runtime = await Get(ServerlessRuntime, RuntimeRequest(field_set.runtime.value, address))
+    runtime = await Get(ServerlessRuntime, RuntimeRequest, RuntimeRequest.of(field_set.runtime))
     resolve = field_set.resolve.value or runtime.resolve
     # Bindings are built for one runtime; the layer's other runtimes use the lockfile's wheels.
     bindings = (

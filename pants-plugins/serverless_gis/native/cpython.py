@@ -90,7 +90,7 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
     address = field_set.address
     policy_path = field_set.policy.value
     image, source, policy = await MultiGet(
-        Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
         Get(NativeSource, NativeSourceRequest(field_set.source)),
         Get(Digest, PathGlobs([policy_path], glob_match_error_behavior=GlobMatchErrorBehavior.error, description_of_origin=f"the `policy` of {address}")),
     )
@@ -120,7 +120,7 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
 
 @rule(desc="Resolve a cpython_build", level=LogLevel.DEBUG)
 async def cpython_named_by(request: CPythonRequest) -> BuiltCPython:
-    tgt = await target_of_type(request.spec, request.owner, request.field_alias, CPythonBuildTarget)
+    tgt = await target_of_type(request, CPythonBuildTarget)
     return await Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(tgt))
 
 

@@ -119,7 +119,7 @@ def lock_tag(lock_content: bytes) -> str:
 
 @rule(desc="Resolve a toolchain_image", level=LogLevel.DEBUG)
 async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainImage:
-    tgt = await target_of_type(request.spec, request.owner, request.field_alias, ToolchainImageTarget)
+    tgt = await target_of_type(request, ToolchainImageTarget)
     scripts = await step_scripts(*IMAGE_SCRIPTS)
     registry_ref = tgt[ToolchainRegistryImageField].value
     if registry_ref:
@@ -323,9 +323,7 @@ class NativeSmokeResult:
 
 @dataclass(frozen=True)
 class NativeClosureRequest:
-    targets: Targets
-    owner: Address
-    field_alias: str
+    libraries: Targets  # native_library targets (callers check what their fields name)
 
 
 @dataclass(frozen=True)
@@ -341,15 +339,9 @@ class NativeClosure:
 
 @rule(desc="Build native libraries and their dependencies", level=LogLevel.DEBUG)
 async def build_native_closure(request: NativeClosureRequest) -> NativeClosure:
-    for tgt in request.targets:
-        if not isinstance(tgt, NativeLibraryTarget):
-            raise NativeBuildError(
-                f"{request.owner}: `{request.field_alias}` lists {tgt.address}, a `{tgt.alias}`; "
-                "only `native_library` targets can go there."
-            )
     built = await MultiGet(
         Get(BuiltNativeLibrary, NativeLibraryFieldSet, NativeLibraryFieldSet.create(tgt))
-        for tgt in request.targets
+        for tgt in request.libraries
     )
     trees = {}
     for lib in built:
@@ -380,11 +372,18 @@ async def build_native_library(
     # The libraries this one links are its explicit `dependencies` (inferred ones are its images).
     explicit = await Get(ExplicitlyProvidedDependencies, DependenciesRequest(field_set.dependencies))
     direct = await Get(Targets, Addresses(explicit.includes))
-    closure = await Get(NativeClosure, NativeClosureRequest(direct, address, "dependencies"))
+    for tgt in direct:
+        if not isinstance(tgt, NativeLibraryTarget):
+            raise NativeBuildError(
+                f"{address}: `dependencies` lists {tgt.address}, a `{tgt.alias}`; only "
+                "`native_library` targets can go there. Fix: remove it, or name the native_library "
+                "it stands for."
+            )
+    closure = await Get(NativeClosure, NativeClosureRequest(direct))
     closure_items = closure.libraries
 
     image, source = await MultiGet(
-        Get(ToolchainImage, ToolchainImageRequest(field_set.toolchain.value, address, "toolchain")),
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
         Get(NativeSource, NativeSourceRequest(field_set.source)),
     )
     patch_paths = [os.path.normpath(os.path.join(address.spec_path, p)) for p in field_set.patches.value or ()]
@@ -446,7 +445,7 @@ async def smoke_check_native_library(
     if not field_set.smoke_image.value:
         raise NativeBuildError(f"{address}: `smoke_source` needs a `smoke_image` to run in.")
     runtime_image = await Get(
-        ToolchainImage, ToolchainImageRequest(field_set.smoke_image.value, address, "smoke_image")
+        ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.smoke_image)
     )
     source_path = os.path.normpath(os.path.join(address.spec_path, field_set.smoke_source.value))
     trees = [*(tree for _, tree in request.built.closure), request.built.tree]

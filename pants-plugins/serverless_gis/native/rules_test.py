@@ -76,8 +76,8 @@ def rule_runner() -> RuleRunner:
     return runner
 
 
-def build(rule_runner: RuleRunner, name: str) -> BuiltNativeLibrary:
-    tgt = rule_runner.get_target(Address("lib", target_name=name))
+def build(rule_runner: RuleRunner, name: str, directory: str = "lib") -> BuiltNativeLibrary:
+    tgt = rule_runner.get_target(Address(directory, target_name=name))
     return rule_runner.request(BuiltNativeLibrary, [NativeLibraryFieldSet.create(tgt)])
 
 
@@ -166,3 +166,15 @@ def test_cache_miss_without_docker_explains_the_fix(rule_runner: RuleRunner) -> 
     message = str(exc.value)
     assert "lib:tinya" in message and "needs a" in message and "Docker daemon" in message
     assert "Fix:" in message
+
+
+def test_a_dependency_that_is_not_a_native_library_is_named(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {"bad/BUILD": 'native_library(name="bad", source="x.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+         'dependencies=["//native/toolchain:bullseye-x86_64-runtime"])\n'}
+    )
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "bad", directory="bad")
+    message = str(exc.value)
+    assert "bad:bad: `dependencies` lists native/toolchain:bullseye-x86_64-runtime, a `toolchain_image`" in message
+    assert "only `native_library` targets can go there" in message

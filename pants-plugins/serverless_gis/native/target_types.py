@@ -9,9 +9,8 @@ from pants.core.target_types import AssetSourceField
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
-    InvalidFieldException,
-    InvalidTargetException,
     Dependencies,
+    InvalidFieldException,
     InvalidTargetException,
     SingleSourceField,
     StringField,

@@ -21,7 +21,7 @@ from pants.engine.target import (
 from pants.util.logging import LogLevel
 from serverless_gis.providers import runtime_model
 from serverless_gis.providers.model import RuntimeModel
-from serverless_gis.references import target_of_type
+from serverless_gis.references import FieldReference, target_of_type
 from serverless_gis.runtime.platforms import complete_platform, render
 from serverless_gis.runtime.target_types import (
     MIB,
@@ -43,11 +43,9 @@ class InvalidRuntimeError(Exception):
 
 
 @dataclass(frozen=True)
-class RuntimeRequest:
+class RuntimeRequest(FieldReference):
     """Look up the `serverless_runtime` at `spec`, named by `owner`'s field `field_alias`."""
 
-    spec: str
-    owner: Address
     field_alias: str = "runtime"
 
 
@@ -108,7 +106,7 @@ def runtime_from_target(tgt: ServerlessRuntimeTarget, platform_file: Snapshot) -
 
 @rule(desc="Resolve a serverless_runtime", level=LogLevel.DEBUG)
 async def resolve_runtime(request: RuntimeRequest) -> ServerlessRuntime:
-    tgt = await target_of_type(request.spec, request.owner, request.field_alias, ServerlessRuntimeTarget)
+    tgt = await target_of_type(request, ServerlessRuntimeTarget)
     sources = await Get(HydratedSources, HydrateSourcesRequest(tgt[RuntimeCompletePlatformField]))
     if not sources.snapshot.files:
         raise InvalidRuntimeError(
