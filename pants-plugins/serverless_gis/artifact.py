@@ -61,8 +61,14 @@ class ZipArtifact:
     distributions: FrozenDict[str, str]
     # Native libraries or data files found more than once: (name, paths).
     duplicates: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    # Names of the native libraries, PROJ databases and large files it holds (see build_artifact.py).
-    shared_files: tuple[str, ...] = ()
+    # The native libraries, PROJ databases and large files it holds, by name (see
+    # build_artifact.py), with their paths in the zip.
+    shared_files: FrozenDict[str, tuple[str, ...]] = FrozenDict()
+    # Top-level files and directories of each distribution (canonical name), as zip paths.
+    distribution_paths: FrozenDict[str, tuple[str, ...]] = FrozenDict()
+    # Names importable from its import root, and those the runtime's standard library provides.
+    modules: tuple[str, ...] = ()
+    stdlib: tuple[str, ...] = ()
 
 
 def mib(n: int) -> str:
@@ -146,7 +152,12 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
         contributors=tuple((name, size) for name, size in data["contributors"]),
         distributions=FrozenDict(data["distributions"]),
         duplicates=tuple((name, tuple(paths)) for name, paths in data["duplicates"]),
-        shared_files=tuple(data["shared_files"]),
+        shared_files=FrozenDict((name, tuple(paths)) for name, paths in data["shared_files"].items()),
+        distribution_paths=FrozenDict(
+            (name, tuple(paths)) for name, paths in data["distribution_paths"].items()
+        ),
+        modules=tuple(data["modules"]),
+        stdlib=tuple(data["stdlib"]),
     )
 
 

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     InvalidFieldException,
     Target,
@@ -51,6 +51,21 @@ def _check(owner: Target, runtime: Target | None, alias: str, referenced: Target
             )
 
 
+async def _check_cpython_arch(owner: Target, runtime: Target, cpythons: list[tuple[str, Target]]) -> None:
+    """A CPython runs on the CPU of the toolchain image that built it."""
+    built_by = await MultiGet(Get(AllReferences, AllReferencesRequest(t.address)) for _, t in cpythons)
+    runtime_arch = runtime[RuntimeArchField].value
+    for (alias, cpython), references in zip(cpythons, built_by):
+        for _, image in references.named:
+            if image.has_field(ToolchainArchField) and image[ToolchainArchField].value != runtime_arch:
+                raise InvalidFieldException(
+                    f"{owner.address}: `{alias}` names {cpython.address}, a CPython built by "
+                    f"{image.address} for {image[ToolchainArchField].value}, but the runtime "
+                    f"{runtime.address} is {runtime_arch}. Fix: use a `cpython_build` whose "
+                    f"`toolchain` is an image with `arch=\"{runtime_arch}\"`."
+                )
+
+
 @rule(desc="Check referenced targets fit together", level=LogLevel.DEBUG)
 async def validate_referenced_targets(request: ValidateReferencedTargets) -> ValidatedDependencies:
     references = await Get(AllReferences, AllReferencesRequest(request.field_set.address))
@@ -69,6 +84,8 @@ async def validate_referenced_targets(request: ValidateReferencedTargets) -> Val
     runtime = runtimes[0] if len(runtimes) == 1 and runtimes[0].has_field(RuntimeArchField) else None
     for alias, referenced in pairs:
         _check(owner, runtime, alias, referenced)
+    if runtime is not None:
+        await _check_cpython_arch(owner, runtime, [(a, t) for a, t in pairs if t.has_field(CPythonVersionField)])
     if runtime is None:
         # Without a runtime (a native library), its build and smoke images must share one CPU.
         images = [(alias, t) for alias, t in pairs if t.has_field(ToolchainArchField)]

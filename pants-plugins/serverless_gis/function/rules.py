@@ -8,15 +8,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pants.backend.python.target_types import PexLayout, PythonResolveField
+from pants.backend.python.dependency_inference.parse_python_dependencies import (
+    ParsedPythonDependencies,
+    ParsePythonDependenciesRequest,
+)
+from pants.backend.python.target_types import PexLayout, PythonResolveField, PythonSourceField
 from pants.backend.python.util_rules import faas
 from pants.backend.python.util_rules.faas import (
     ResolvedPythonFaaSHandler,
     ResolvePythonFaaSHandlerRequest,
 )
+from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex import Pex
 from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
 from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, PexVenvRequest
@@ -46,8 +50,15 @@ from serverless_gis.function.target_types import (
     FunctionRuntimeField,
 )
 from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
+from serverless_gis.layer.stack import (
+    check_imports,
+    check_requirements,
+    check_shared_files,
+    mount_order,
+    provided_distributions,
+)
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
-from serverless_gis.python_lock import LockedProject, LockedResolve, LockedResolveRequest, closure
+from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from pants.backend.python.subsystems.setup import PythonSetup
 
@@ -127,7 +138,7 @@ class FunctionLayersRequest:
 
 @dataclass(frozen=True)
 class FunctionLayers:
-    layers: tuple[BuiltLayer, ...]
+    layers: tuple[BuiltLayer, ...]  # in mount order, with the layers they are stacked on
 
 
 @rule(desc="Resolve the layers of a serverless_function", level=LogLevel.DEBUG)
@@ -144,11 +155,19 @@ async def resolve_function_layers(request: FunctionLayersRequest) -> FunctionLay
         ReferencedTargets,
         ReferencesRequest.of(FunctionLayersField(request.layer_specs, owner), runtime=runtime.address),
     )
-    chosen = layers.targets
     built = await MultiGet(
-        Get(BuiltLayer, ServerlessLayerFieldSet, ServerlessLayerFieldSet.create(t)) for t in chosen
+        Get(BuiltLayer, ServerlessLayerFieldSet, ServerlessLayerFieldSet.create(t))
+        for t in layers.targets
     )
-    return FunctionLayers(tuple(built))
+    mounted = mount_order(built)
+    if len(mounted) > runtime.max_layers:
+        raise ServerlessFunctionError(
+            f"{owner}: its layers and the layers they are stacked on are {len(mounted)} "
+            f"({', '.join(str(layer.address) for layer in mounted)}), but its runtime "
+            f"{runtime.address} allows at most {runtime.max_layers}. Fix: merge layers or move "
+            "requirements into the function."
+        )
+    return FunctionLayers(mounted)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,74 +186,25 @@ class ServerlessFunctionFieldSet(PackageFieldSet):
     dependencies: FunctionDependenciesField
 
 
-def check_layer_overlap(address: Address, layers: tuple[BuiltLayer, ...]) -> None:
-    """Layers are extracted into one /opt: two of them shipping one native library or proj.db
-    waste space and leave which copy loads to the layer order."""
-    seen: dict[str, BuiltLayer] = {}
-    for layer in layers:
-        for name in layer.artifact.shared_files:
-            if name in seen:
-                raise ServerlessFunctionError(
-                    f"{address}: its layers {seen[name].address} and {layer.address} both ship "
-                    f"`{name}`. Fix: keep native libraries and data in one layer (build the other "
-                    "layer's bindings against it with `bindings=`), or drop one of the layers."
-                )
-            seen[name] = layer
-
-
-def check_layer_conflicts(
-    address: Address,
-    requirement_strings: list[tuple[Address, str]],
-    layers: tuple[BuiltLayer, ...],
-    locked: dict[str, LockedProject],
-    lockfile: str,
-) -> dict[str, BuiltLayer]:
-    """Map each distribution provided by a layer to that layer; fail on version conflicts.
-
-    A conflict is a layer providing another version than the function's own lockfile pins for
-    a package the function needs, a requirement specifier the layer's version does not meet,
-    or two layers disagreeing.
-    """
-    provided: dict[str, tuple[str, BuiltLayer]] = {}
-    for layer in layers:
-        for name, version in layer.artifact.distributions.items():
-            key = canonicalize_name(name)
-            if key in provided and provided[key][0] != version:
-                other_version, other = provided[key]
-                raise ServerlessFunctionError(
-                    f"{address}: its layers disagree on `{name}`: {other.address} provides "
-                    f"{other_version}, {layer.address} provides {version}. Fix: build both "
-                    "layers from one lockfile, or drop the package from one of them."
-                )
-            provided.setdefault(key, (version, layer))
-
-    requirements = []
-    for origin, req_string in requirement_strings:
-        try:
-            requirements.append((origin, req_string, Requirement(req_string)))
-        except InvalidRequirement:
-            continue
-    for origin, req_string, req in requirements:
-        key = canonicalize_name(req.name)
-        if key in provided:
-            version, layer = provided[key]
-            if req.specifier and not req.specifier.contains(version, prereleases=True):
-                raise ServerlessFunctionError(
-                    f"{address}: version conflict on `{req.name}`: the function requires "
-                    f"`{req_string}` (from {origin}), but its layer {layer.address} provides "
-                    f"{req.name} {version}. Fix: align the pin with the layer's version, or "
-                    "drop the layer."
-                )
-    for key in sorted(closure(locked, {req.name for _, _, req in requirements})):
-        if key in provided and locked[key].version != provided[key][0]:
-            version, layer = provided[key]
-            raise ServerlessFunctionError(
-                f"{address}: version conflict on `{key}`: the function's lockfile {lockfile} "
-                f"pins {locked[key].version}, but its layer {layer.address} (resolve "
-                f"`{layer.resolve}`) provides {version}. Fix: lock both resolves to the same "
-                "version (`./pants generate-lockfiles`), or drop the layer."
-            )
-    return {key: layer for key, (_, layer) in provided.items()}
+async def first_party_imports(transitive: TransitiveTargets, runtime: ServerlessRuntime) -> list[tuple[str, str]]:
+    """(file, module) of every import in the function's own sources that is not inside a
+    `try` (an optional import)."""
+    sources = [t for t in transitive.closure if t.has_field(PythonSourceField)]
+    parsed = await MultiGet(
+        Get(
+            ParsedPythonDependencies,
+            ParsePythonDependenciesRequest(
+                t[PythonSourceField], InterpreterConstraints([runtime.interpreter_constraint])
+            ),
+        )
+        for t in sources
+    )
+    return sorted(
+        (t[PythonSourceField].file_path, module)
+        for t, deps in zip(sources, parsed)
+        for module, info in deps.imports.items()
+        if not info.weak
+    )
 
 
 def function_output_stem(address: Address, runtime: ServerlessRuntime) -> str:
@@ -259,10 +229,9 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
         for req in t[PythonRequirementsField].value
     ]
     locked = await Get(LockedResolve, LockedResolveRequest(runtime.resolve))
-    check_layer_overlap(address, layers)
-    provided = check_layer_conflicts(
-        address, requirement_strings, layers, dict(locked.projects), locked.lockfile
-    )
+    check_shared_files(address, layers)
+    provided = provided_distributions(address, layers)
+    check_requirements(address, requirement_strings, provided, dict(locked.projects), locked.lockfile)
     exclude_args = tuple(arg for name in sorted(provided) for arg in ("--exclude", name))
 
     stem = function_output_stem(address, runtime)
@@ -312,6 +281,8 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
         raise ServerlessFunctionError(
             f"{address}: the zip still contains {', '.join(leaked)}, which its layers provide."
         )
+    check_shared_files(address, layers, own=artifact)
+    check_imports(address, runtime.describe(), await first_party_imports(transitive, runtime), artifact, layers)
     total = artifact.unzipped_bytes + sum(layer.artifact.unzipped_bytes for layer in layers)
     if total > runtime.max_unzipped_bytes:
         parts = [(f"function {address}", artifact.unzipped_bytes)] + [

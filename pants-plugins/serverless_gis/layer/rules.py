@@ -14,7 +14,7 @@ from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, Pex
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.engine.addresses import Address
 from pants.engine.fs import Digest, MergeDigests
-from pants.engine.rules import Get, collect_rules, rule
+from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import Targets
 from pants.engine.unions import UnionRule
 from pants.util.frozendict import FrozenDict
@@ -22,7 +22,14 @@ from pants.util.logging import LogLevel
 from pants.engine.fs import PathGlobs
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib, unzip_into
 from serverless_gis.bindings.rules import BuiltBindings, RuntimeBindings, RuntimeBindingsRequest
+from serverless_gis.layer.stack import (
+    check_requirements,
+    check_shared_files,
+    mount_order,
+    provided_distributions,
+)
 from serverless_gis.layer.target_types import (
+    LayerBaseLayersField,
     LayerBindingsField,
     LayerBytecodeField,
     LayerEnvironmentField,
@@ -58,6 +65,7 @@ class ServerlessLayerFieldSet(PackageFieldSet):
     requirements: LayerRequirementsField
     natives: LayerNativesField
     bindings: LayerBindingsField
+    base_layers: LayerBaseLayersField
     resolve: LayerResolveField
     size_budget_mb: LayerSizeBudgetMbField
     prune: LayerPruneField
@@ -72,6 +80,8 @@ class BuiltLayer:
     resolve: str
     artifact: ZipArtifact
     environment: FrozenDict[str, str]
+    # The layers it is stacked on, in mount order (theirs first).
+    stack: tuple[BuiltLayer, ...] = ()
 
 
 def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
@@ -116,9 +126,25 @@ async def build_layer(
             RuntimeBindingsRequest(tuple(field_set.bindings.value or ()), address, runtime.address),
         )
     ).bindings
+    base = await Get(
+        ReferencedTargets,
+        ReferencesRequest,
+        ReferencesRequest.of(field_set.base_layers, runtime=runtime.address),
+    )
+    base_built = await MultiGet(
+        Get(BuiltLayer, ServerlessLayerFieldSet, ServerlessLayerFieldSet.create(t)) for t in base.targets
+    )
+    stack = mount_order(base_built)
+    check_shared_files(address, stack)
+    provided = provided_distributions(address, stack)
     native_tree = await layer_native_tree(address, field_set.natives.value or (), bindings)
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)
+    if provided:
+        locked = await Get(LockedResolve, LockedResolveRequest(resolve))
+        check_requirements(
+            address, [(address, r) for r in requirements], provided, dict(locked.projects), locked.lockfile
+        )
     pex = await Get(
         Pex,
         PexRequest(
@@ -131,6 +157,8 @@ async def build_layer(
             ),
             complete_platforms=runtime.complete_platforms,
             layout=PexLayout.PACKED,
+            # What the layers below provide stays out, as it does for functions.
+            additional_args=tuple(arg for name in sorted(provided) for arg in ("--exclude", name)),
             description=f"Resolve requirements of {address}",
         ),
     )
@@ -167,6 +195,7 @@ async def build_layer(
             + "\nFix: build the bindings that bundle them against the layer's `natives` "
             "(`bindings=`), or split the packages across layers."
         )
+    check_shared_files(address, stack, own=artifact)
     if bindings:
         # Built wheels: check every ELF as Lambda will load it from /opt (its lib/ on the library
         # path): every DT_NEEDED resolves, no symbol over the policy's ceilings.
@@ -202,6 +231,7 @@ async def build_layer(
         resolve=resolve,
         artifact=artifact,
         environment=FrozenDict(field_set.environment.value or {}),
+        stack=stack,
     )
 
 
@@ -219,6 +249,11 @@ async def package_layer(field_set: ServerlessLayerFieldSet) -> BuiltPackage:
                     f"    Size: {mib(artifact.unzipped_bytes)} unzipped, "
                     f"{mib(artifact.zipped_bytes)} zipped",
                     f"    sha256: {artifact.sha256}",
+                    *(
+                        [f"    Stacked on: {', '.join(str(b.address) for b in layer.stack)}"]
+                        if layer.stack
+                        else []
+                    ),
                 ),
             ),
         ),

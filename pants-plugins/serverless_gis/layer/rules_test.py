@@ -1,4 +1,5 @@
-"""Rule tests of what a layer references: its runtime, natives and the bindings of its runtime."""
+"""Rule tests of what a layer references (its runtime, natives, bindings of its runtime, base
+layers) and of its fields."""
 
 from __future__ import annotations
 
@@ -11,7 +12,14 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import compatibility, references
 from serverless_gis.testutil import DEPENDENCIES_QUERY, RUNTIMES_BUILD, resolved_dependencies
 from serverless_gis.bindings.target_types import PythonBindingsTarget
-from serverless_gis.layer.target_types import LayerBindingsField, LayerNativesField, ServerlessLayerTarget
+from serverless_gis.layer.target_types import (
+    DEFAULT_LAYER_PRUNE,
+    LayerBaseLayersField,
+    LayerBindingsField,
+    LayerNativesField,
+    LayerPruneField,
+    ServerlessLayerTarget,
+)
 from serverless_gis.native.target_types import CPythonBuildTarget, NativeLibraryTarget, ToolchainImageTarget
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
@@ -143,3 +151,52 @@ def test_bindings_fields_are_checked_when_parsed(rule_runner: RuleRunner, fields
     with pytest.raises(ExecutionError) as exc:
         rule_runner.get_target(Address("bindings", target_name="gis"))
     assert "bindings:gis" in str(exc.value) and error in str(exc.value) and "Fix:" in str(exc.value)
+
+
+def test_base_layers_take_the_variant_of_the_layer_runtime_and_are_dependencies(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "stacked/BUILD": (
+                'serverless_layer(name="tiles", requirements=["mercantile"], base_layers=["//layers:geo"], '
+                'runtime=parametrize(x86_64="//runtimes:x86_64", arm64="//runtimes:arm64"))\n'
+                'serverless_layer(name="x86-only", requirements=["six"], base_layers=["//layers:geo"], '
+                'runtime="//runtimes:x86_64")\n'
+            )
+        }
+    )
+    tiles_arm = Address("stacked", target_name="tiles", parameters={"runtime": "arm64"})
+    assert resolved_dependencies(rule_runner, tiles_arm) == {"runtimes:arm64", "layers:geo@runtime=arm64"}
+    field = rule_runner.get_target(Address("stacked", target_name="x86-only"))[LayerBaseLayersField]
+    found = rule_runner.request(ReferencedTargets, [ReferencesRequest.of(field, runtime=RUNTIME)])
+    assert found.addresses == (GEO,)
+
+
+def test_base_layer_not_built_for_the_runtime_names_the_fix(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {"stacked/BUILD": 'serverless_layer(name="on-bad", base_layers=["//layers:bad"], runtime="//runtimes:arm64")\n'}
+    )
+    field = rule_runner.get_target(Address("stacked", target_name="on-bad"))[LayerBaseLayersField]
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.request(ReferencedTargets, [ReferencesRequest.of(field, runtime=RUNTIME_ARM)])
+    message = str(exc.value)
+    assert "stacked:on-bad: base layer `//layers:bad` is not built for the layer's runtime runtimes:arm64" in message
+    assert "parametrize" in message
+
+
+def test_prune_adds_to_the_defaults_and_removes_one(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "pruned/BUILD": (
+                'serverless_layer(name="more", runtime="//runtimes:x86_64", prune=["*.txt", "!*.md"])\n'
+                'serverless_layer(name="default", runtime="//runtimes:x86_64")\n'
+                'serverless_layer(name="typo", runtime="//runtimes:x86_64", prune=["!*.mdx"])\n'
+            )
+        }
+    )
+    default = rule_runner.get_target(Address("pruned", target_name="default"))[LayerPruneField].value
+    assert default == DEFAULT_LAYER_PRUNE
+    more = rule_runner.get_target(Address("pruned", target_name="more"))[LayerPruneField].value
+    assert more == (*(p for p in DEFAULT_LAYER_PRUNE if p != "*.md"), "*.txt")
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("pruned", target_name="typo"))
+    assert "pruned:typo: `prune` removes `*.mdx`, which is not a default pattern" in str(exc.value)

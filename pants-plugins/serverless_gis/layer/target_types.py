@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
     DictStringToStringField,
     IntField,
+    InvalidFieldException,
     StringField,
     StringSequenceField,
     Target,
@@ -91,6 +93,22 @@ class LayerBindingsField(TargetReferencesField):
     )
 
 
+class LayerBaseLayersField(TargetReferencesField):
+    alias = "base_layers"
+    expected_alias = "serverless_layer"
+    noun = "base layer"
+    owner_noun = "layer"
+    variants = Variants.SAME_RUNTIME
+    help = help_text(
+        """
+        Layers this one is stacked on, mounted before it. Distributions they provide (and their
+        own base layers provide) are left out of this layer, as a function leaves out what its
+        layers provide; a version they ship that this layer's lockfile does not pin fails the
+        build. A function listing this layer gets its base layers too, first.
+        """
+    )
+
+
 class LayerResolveField(StringField):
     alias = "resolve"
     help = help_text(
@@ -110,14 +128,29 @@ class LayerSizeBudgetMbField(IntField):
 
 class LayerPruneField(StringSequenceField):
     alias = "prune"
-    default = DEFAULT_LAYER_PRUNE
+    default = ()
     help = help_text(
-        """
-        Patterns of files left out of the layer: `name/` drops every directory of that name,
-        `/name/` only the top-level one (console scripts in `/bin/` would carry a build
-        machine's shebang); other patterns match a file name or its whole path (fnmatch).
+        f"""
+        Patterns of files left out of the layer, added to the defaults; `!PATTERN` removes a
+        default one. `name/` drops every directory of that name, `/name/` only the top-level one
+        (console scripts in `/bin/` would carry a build machine's shebang); other patterns match
+        a file name or its whole path (fnmatch). Defaults: {", ".join(f"`{p}`" for p in DEFAULT_LAYER_PRUNE)}.
         """
     )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address) -> tuple[str, ...]:
+        entries = super().compute_value(raw_value, address) or ()
+        removed = [e[1:] for e in entries if e.startswith("!")]
+        unknown = [p for p in removed if p not in DEFAULT_LAYER_PRUNE]
+        if unknown:
+            raise InvalidFieldException(
+                f"{address}: `prune` removes `{unknown[0]}`, which is not a default pattern. "
+                f"Fix: remove only defaults ({', '.join(DEFAULT_LAYER_PRUNE)}); to stop pruning a "
+                "pattern you added, delete it."
+            )
+        added = [e for e in entries if not e.startswith("!") and e not in DEFAULT_LAYER_PRUNE]
+        return (*(p for p in DEFAULT_LAYER_PRUNE if p not in removed), *added)
 
 
 class LayerBytecodeField(StringField):
@@ -141,8 +174,8 @@ class LayerEnvironmentField(DictStringToStringField):
 class LayerDependenciesField(Dependencies):
     help = help_text(
         """
-        Extra dependencies. The targets named by `runtime`, `natives` and `bindings` are
-        dependencies already (the `bindings` of this layer's runtime only).
+        Extra dependencies. The targets named by `runtime`, `natives`, `bindings` and
+        `base_layers` are dependencies already (the `bindings` of this layer's runtime only).
         """
     )
 
@@ -155,6 +188,7 @@ class ServerlessLayerTarget(Target):
         LayerRequirementsField,
         LayerNativesField,
         LayerBindingsField,
+        LayerBaseLayersField,
         LayerResolveField,
         LayerSizeBudgetMbField,
         LayerPruneField,

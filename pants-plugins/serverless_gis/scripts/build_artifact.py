@@ -14,6 +14,7 @@ import marshal
 import os
 import re
 import sys
+import sysconfig
 import zipfile
 from collections import defaultdict
 
@@ -215,6 +216,54 @@ def distributions(entries, prefix):
     return dict(sorted(found.items()))
 
 
+def distribution_paths(src, prefix):
+    """The top-level files and directories each installed distribution owns (from its RECORD),
+    as zip paths: what an error names when two packages ship one distribution."""
+    owned = {}
+    for dist_info in sorted(os.listdir(src)):
+        record = os.path.join(src, dist_info, "RECORD")
+        if not dist_info.endswith(".dist-info") or not os.path.isfile(record):
+            continue
+        tops = set()
+        with open(record) as f:
+            for line in f:
+                rel = line.rsplit(",", 2)[0]
+                if rel and not rel.startswith(".."):
+                    head, sep, _ = rel.partition("/")
+                    tops.add(prefix + head + ("/" if sep else ""))
+        owned[canonical(dist_info[: -len(".dist-info")].rsplit("-", 1)[0])] = sorted(tops)
+    return owned
+
+
+# Top-level entries that are not importable modules.
+NOT_MODULES = re.compile(r"(\.dist-info|\.data|\.libs|__pycache__|\.pth)$|^bin$")
+
+
+def top_level_modules(entries, prefix):
+    """Names `import NAME` finds at the zip's import root: packages (also namespace ones),
+    modules, bytecode-only modules and extension modules."""
+    names = set()
+    for path in entries:
+        if not path.startswith(prefix):
+            continue
+        head, sep, _ = path[len(prefix):].partition("/")
+        if sep:
+            if not NOT_MODULES.search(head):
+                names.add(head)
+        elif head.endswith((".py", ".pyc", ".so")):
+            names.add(head.split(".", 1)[0])
+    return sorted(n for n in names if n.isidentifier())
+
+
+def stdlib_modules():
+    """What this Python (the runtime's version) imports without any package."""
+    if hasattr(sys, "stdlib_module_names"):  # 3.10+
+        return sorted(sys.stdlib_module_names)
+    stdlib = sysconfig.get_paths()["stdlib"]
+    names = {n.split(".", 1)[0] for d in (stdlib, os.path.join(stdlib, "lib-dynload")) if os.path.isdir(d) for n in os.listdir(d)}
+    return sorted(n for n in names | set(sys.builtin_module_names) if n.isidentifier())
+
+
 def contributors(entries, prefix):
     sizes = defaultdict(int)
     for path, (data, _) in entries.items():
@@ -249,6 +298,7 @@ def main():
 
     if args.wheel:
         install_wheels(args.src, args.wheel)
+    owned = distribution_paths(args.src, args.prefix)
     entries = collect(args.src, args.prefix, args.mount.rstrip("/"), args.prune, args.bytecode)
     if args.native_src:
         for path, entry in collect_native(args.native_src, args.native_prune).items():
@@ -264,8 +314,11 @@ def main():
         "files": len(entries),
         "contributors": contributors(entries, args.prefix)[:15],
         "distributions": distributions(entries, args.prefix),
+        "distribution_paths": owned,
         "duplicates": duplicates(shared),
-        "shared_files": sorted(shared),
+        "shared_files": {name: sorted(paths) for name, paths in sorted(shared.items())},
+        "modules": top_level_modules(entries, args.prefix),
+        "stdlib": stdlib_modules(),
     }
     with open(args.report, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)

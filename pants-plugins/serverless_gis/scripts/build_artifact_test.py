@@ -132,3 +132,19 @@ def test_duplicated_native_libraries_and_proj_db_are_reported(tmp_path: Path) ->
         ["libgdal", ["lib/libgdal.so.36", "python/rasterio.libs/libgdal-1a2b3c4d.so.36.3.10.3"]],
         ["proj.db", ["python/pyproj/proj_dir/share/proj/proj.db", "share/proj/proj.db"]],
     ]
+    assert report["shared_files"]["libgfortran"] == ["python/numpy.libs/libgfortran-040039e1-0352e75f.so.5.0.0"]
+
+
+def test_report_names_what_each_distribution_ships_and_the_importable_modules(tmp_path: Path) -> None:
+    src = tmp_path / "tree"
+    write(src, "click/__init__.py", "")
+    write(src, "click-8.1.7.dist-info/METADATA", "Metadata-Version: 2.1\nName: click\nVersion: 8.1.7\n\n")
+    write(src, "click-8.1.7.dist-info/RECORD", "click/__init__.py,,\nclick-8.1.7.dist-info/METADATA,,\n../../bin/click,,\n")
+    write(src, "six.py", "")
+    write(src, "_cffi_backend.cpython-313-x86_64-linux-gnu.so", "")
+    write(src, "google/protobuf/__init__.py", "")  # a namespace package
+    write(src, "numpy.libs/libx.so", "")
+    _, report = build(tmp_path, src, "mods", "--prefix=python/", "--mount=/opt", "--bytecode=sourceless")
+    assert report["distribution_paths"] == {"click": ["python/click-8.1.7.dist-info/", "python/click/"]}
+    assert report["modules"] == ["_cffi_backend", "click", "google", "six"]
+    assert "json" in report["stdlib"] and "os" in report["stdlib"] and "click" not in report["stdlib"]
