@@ -13,17 +13,28 @@ from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 
 
+RESOLVE_PREFIX = "lock:"
+
+
+def regenerate_command(resolve: str) -> str:
+    """How to (re)lock `resolve`: serverless_gis generates every resolve as `lock:<resolve>`."""
+    return f"./pants generate-lockfiles --resolve={RESOLVE_PREFIX}{resolve}"
+
+
 @dataclass(frozen=True)
 class LockedProject:
     version: str
     requires: tuple[str, ...]
 
 
+def lock_body(content: bytes) -> str:
+    """The pex lock itself, byte for byte as pex wrote it, without Pants' header."""
+    lines = content.decode().splitlines(keepends=True)
+    return "".join(line for line in lines if not line.lstrip().startswith("//")).lstrip("\n")
+
+
 def parse_lockfile(content: bytes) -> dict[str, LockedProject]:
-    body = "\n".join(
-        line for line in content.decode().splitlines() if not line.lstrip().startswith("//")
-    )
-    lock = json.loads(body)
+    lock = json.loads(lock_body(content))
     projects: dict[str, LockedProject] = {}
     for resolve in lock.get("locked_resolves", ()):
         for locked in resolve["locked_requirements"]:
@@ -67,7 +78,9 @@ class LockedResolve:
 async def read_locked_resolve(request: LockedResolveRequest, python_setup: PythonSetup) -> LockedResolve:
     lockfile = python_setup.resolves[request.resolve]
     contents = await Get(DigestContents, PathGlobs([lockfile]))
-    return LockedResolve(lockfile, FrozenDict(parse_lockfile(contents[0].content)))
+    # Not generated yet: nothing is locked.
+    projects = parse_lockfile(contents[0].content) if contents else {}
+    return LockedResolve(lockfile, FrozenDict(projects))
 
 
 def rules():

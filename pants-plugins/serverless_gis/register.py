@@ -5,6 +5,7 @@ from serverless_gis.bindings import rules as bindings_rules
 from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.emulation import rules as emulation_rules
 from serverless_gis.emulation.target_types import ServerlessInvokeTestTarget
+from serverless_gis.function import requirements as function_requirements
 from serverless_gis.function import rules as function_rules
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.layer import rules as layer_rules
@@ -28,6 +29,7 @@ def rules():
         *runtime_lockfiles.rules(),
         *layer_rules.rules(),
         *function_rules.rules(),
+        *function_requirements.rules(),
         *native_rules.rules(),
         *native_cpython.rules(),
         *bindings_rules.rules(),

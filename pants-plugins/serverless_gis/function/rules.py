@@ -21,7 +21,7 @@ from pants.backend.python.util_rules.faas import (
     ResolvePythonFaaSHandlerRequest,
 )
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
-from pants.backend.python.util_rules.pex import Pex
+from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
 from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, PexVenvRequest
 from pants.backend.python.target_types import PythonRequirementsField
@@ -42,11 +42,13 @@ from pants.engine.internals.graph import Owners, OwnersRequest
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib
+from serverless_gis.function.requirements import check_locked, with_function_requirements
 from serverless_gis.function.target_types import (
     FunctionDependenciesField,
     FunctionEnvironmentField,
     FunctionHandlerField,
     FunctionLayersField,
+    FunctionRequirementsField,
     FunctionRuntimeField,
 )
 from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
@@ -182,6 +184,7 @@ class ServerlessFunctionFieldSet(PackageFieldSet):
     handler: FunctionHandlerField
     runtime: FunctionRuntimeField
     layers: FunctionLayersField
+    requirements: FunctionRequirementsField
     environment: FunctionEnvironmentField
     dependencies: FunctionDependenciesField
 
@@ -222,22 +225,24 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
     )
     layers = function_layers.layers
 
+    own_requirements = tuple(field_set.requirements.value or ())
     requirement_strings = [
         (t.address, str(req))
         for t in transitive.closure
         if t.has_field(PythonRequirementsField)
         for req in t[PythonRequirementsField].value
-    ]
+    ] + [(address, req) for req in own_requirements]
     locked = await Get(LockedResolve, LockedResolveRequest(runtime.resolve))
     check_shared_files(address, layers)
     provided = provided_distributions(address, layers)
     check_requirements(address, requirement_strings, provided, dict(locked.projects), locked.lockfile)
+    check_locked(address, own_requirements, runtime.resolve, locked)
     exclude_args = tuple(arg for name in sorted(provided) for arg in ("--exclude", name))
 
     stem = function_output_stem(address, runtime)
     python_roots = [t.address for t in transitive.dependencies if t.has_field(PythonResolveField)]
-    pex = await Get(
-        Pex,
+    pex_request = await Get(
+        PexRequest,
         PexFromTargetsRequest(
             addresses=python_roots,
             internal_only=False,
@@ -249,6 +254,7 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
             description=f"Build PEX of {address}",
         ),
     )
+    pex = await Get(Pex, PexRequest, await with_function_requirements(pex_request, own_requirements, runtime.resolve))
     venv = await Get(
         PexVenv,
         PexVenvRequest(

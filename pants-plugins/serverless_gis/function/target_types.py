@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Iterable
+
+from packaging.requirements import InvalidRequirement, Requirement
+
 from pants.backend.python.util_rules.faas import PythonFaaSHandlerField
+from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     Dependencies,
     DictStringToStringField,
+    InvalidFieldException,
+    StringSequenceField,
     Target,
 )
 from pants.util.strutil import help_text
@@ -46,6 +53,32 @@ class FunctionLayersField(TargetReferencesField):
     )
 
 
+class FunctionRequirementsField(StringSequenceField):
+    alias = "requirements"
+    default = ()
+    help = help_text(
+        """
+        Python requirements of this function only, e.g. `["geojson==3.2.0"]` (PEP 508). They
+        are locked in the runtime's lockfile with everything else, so they must agree with the
+        versions locked for the function's layers, but they are not `python_requirement`
+        targets: other functions neither see them nor become ambiguous importers of them.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Iterable[str] | None, address: Address) -> tuple[str, ...] | None:
+        value = super().compute_value(raw_value, address)
+        for requirement in value or ():
+            try:
+                Requirement(requirement)
+            except InvalidRequirement as e:
+                raise InvalidFieldException(
+                    f"{address}: `{cls.alias}` holds `{requirement}`, which is not a PEP 508 "
+                    f"requirement ({e}). Fix: write it like `geojson==3.2.0` or `shapely>=2.1,<2.2`."
+                )
+        return value
+
+
 class FunctionEnvironmentField(DictStringToStringField):
     alias = "environment"
     help = "Environment variables for the deployed function, recorded in its manifest."
@@ -62,6 +95,7 @@ class ServerlessFunctionTarget(Target):
         FunctionHandlerField,
         FunctionRuntimeField,
         FunctionLayersField,
+        FunctionRequirementsField,
         FunctionEnvironmentField,
         FunctionDependenciesField,
     )

@@ -5,12 +5,24 @@ only artifacts its platform can load, so `[python].resolves_generate_lockfiles` 
 module generates each resolve under the name `lock:<resolve>`: a strict lock for the runtime's
 complete platform when a `serverless_runtime` owns the resolve, Pants' own universal lock
 otherwise (e.g. the plugin's test resolve).
+
+Pants 2.17 also re-resolves a lockfile from scratch, so adding one requirement moved unrelated
+pins (and the layers holding them). An existing runtime lockfile is updated with `pex3 lock
+sync` instead, which keeps every pin its requirements still allow; `[serverless-lockfiles].upgrade`
+re-resolves from scratch on request.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Iterable
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from pants.backend.python.goals.lockfile import (
     GeneratePythonLockfile,
@@ -31,29 +43,82 @@ from pants.core.goals.generate_lockfiles import (
     UserGenerateLockfiles,
     WrappedGenerateLockfile,
 )
-from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, MergeDigests
-from pants.engine.process import ProcessCacheScope, ProcessResult
+from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, MergeDigests, PathGlobs
+from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import AllTargets
 from pants.engine.unions import UnionRule
+from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from pants.util.ordered_set import FrozenOrderedSet
 from pants.engine.addresses import Address
+from serverless_gis.function.requirements import FunctionRequirements, FunctionRequirementsRequest
 from serverless_gis.layer.target_types import LayerResolveField, LayerRuntimeField, ServerlessLayerTarget
+from serverless_gis.python_lock import RESOLVE_PREFIX, closure, lock_body, parse_lockfile, regenerate_command
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
+from serverless_gis.runtime.subsystem import ServerlessLockfilesSubsystem
 from serverless_gis.runtime.target_types import RuntimeResolveField, ServerlessRuntimeTarget
 
-RESOLVE_PREFIX = "lock:"
+logger = logging.getLogger(__name__)
 
 
-def regenerate_command(resolve: str) -> str:
-    return f"./pants generate-lockfiles --resolve={RESOLVE_PREFIX}{resolve}"
+class RuntimeLockfileError(Exception):
+    pass
 
 
 @dataclass(frozen=True)
 class GenerateRuntimeLockfile(GenerateLockfile):
     requirements: FrozenOrderedSet[str]
     runtime: ServerlessRuntime
+    # requirement -> the targets asking for it, to name them when the resolve fails
+    origins: FrozenDict[str, tuple[str, ...]]
+
+
+def lock_failure(req: GenerateRuntimeLockfile, stderr: str, synced: bool) -> str:
+    """pip names projects, never targets: add the targets whose requirements it names."""
+    named = [
+        f"  {requirement}: {', '.join(req.origins.get(requirement, ()))}"
+        for requirement in req.requirements
+        if re.search(rf"(?<![\w.-]){re.escape(Requirement(requirement).name)}(?![\w-])", stderr, re.IGNORECASE)
+    ]
+    upgrade = (
+        "If a new or changed requirement needs newer versions of projects already locked, "
+        "re-resolve everything: "
+        f"`./pants generate-lockfiles --serverless-lockfiles-upgrade --resolve={RESOLVE_PREFIX}{req.resolve_name}`."
+        if synced
+        else ""
+    )
+    return (
+        f"Locking the resolve `{req.resolve_name}` for {req.runtime.describe()} failed:\n{stderr.strip()}\n\n"
+        + ("Requirements named above, and the targets asking for them:\n" + "\n".join(named) + "\n\n" if named else "")
+        + f"Fix: make these requirements agree (a function's own `requirements` must allow the "
+        f"versions its layers lock). {upgrade}"
+    ).strip()
+
+
+def sync_input(lockfile: bytes, requirements: Iterable[str]) -> str:
+    """The existing lock as `pex3 lock sync` reads it.
+
+    pex deletes the projects of requirements no longer asked for, but pex 2.105.2 also deletes
+    such a project where other locked projects still need it (and then fails to resolve them).
+    Those requirements are taken out of the lock first: pex then keeps the project at its pin as
+    a dependency, and deletes only what nothing needs any more.
+    """
+    body = lock_body(lockfile)
+    lock = json.loads(body)
+    wanted = {canonicalize_name(Requirement(r).name) for r in requirements}
+    # Markers ignored, as pex's own walk of the lock does.
+    needed = closure(parse_lockfile(lockfile), wanted)
+
+    def kept(requirement: str) -> bool:
+        name = canonicalize_name(Requirement(requirement).name)
+        return name in wanted or name not in needed
+
+    if all(kept(r) for r in lock["requirements"]):
+        return body
+    requirements_kept = [r for r in lock["requirements"] if kept(r)]
+    # pex's own format, for when pex finds nothing to update and leaves the file as it is.
+    return json.dumps({**lock, "requirements": requirements_kept}, indent=2, sort_keys=True, separators=(",", ": ")) + "\n"
 
 
 @rule
@@ -63,17 +128,29 @@ def wrap_runtime_lockfile_request(request: GenerateRuntimeLockfile) -> WrappedGe
 
 @rule(desc="Generate a runtime's platform lockfile", level=LogLevel.DEBUG)
 async def generate_runtime_lockfile(
-    req: GenerateRuntimeLockfile, python_setup: PythonSetup
+    req: GenerateRuntimeLockfile, python_setup: PythonSetup, lockfiles: ServerlessLockfilesSubsystem
 ) -> GenerateLockfileResult:
     pip_args_setup = await _setup_pip_args_and_constraints_file(req.resolve_name)
     platforms = req.runtime.complete_platforms
-    input_digest = await Get(Digest, MergeDigests([pip_args_setup.digest, platforms.digest]))
-    result = await Get(
-        ProcessResult,
+    existing = await Get(DigestContents, PathGlobs([req.lockfile_dest]))
+    # An existing lock is updated minimally: pex pins every project whose requirements did not
+    # change and drops what no requirement needs any more.
+    sync = bool(existing) and not lockfiles.upgrade
+    inputs = [pip_args_setup.digest, platforms.digest]
+    if sync:
+        inputs.append(
+            await Get(
+                Digest,
+                CreateDigest([FileContent("lock.json", sync_input(existing[0].content, req.requirements).encode())]),
+            )
+        )
+    input_digest = await Get(Digest, MergeDigests(inputs))
+    process = await Get(
+        Process,
         PexCliProcess(
-            subcommand=("lock", "create"),
+            subcommand=("lock", "sync" if sync else "create"),
             extra_args=(
-                "--output=lock.json",
+                "--lock=lock.json" if sync else "--output=lock.json",
                 "--no-emit-warnings",
                 # Exactly the artifacts the runtime loads, nothing for other arches or OSes.
                 "--style=strict",
@@ -88,11 +165,20 @@ async def generate_runtime_lockfile(
             ),
             additional_input_digest=input_digest,
             output_files=("lock.json",),
-            description=f"Generate lockfile for {req.resolve_name} ({req.runtime.describe()})",
+            description=(
+                f"{'Update' if sync else 'Generate'} lockfile for {req.resolve_name} "
+                f"({req.runtime.describe()})"
+            ),
             # Like Pants' own lockfile rule: always re-resolve against the index.
             cache_scope=ProcessCacheScope.PER_SESSION,
         ),
     )
+    result = await Get(FallibleProcessResult, Process, process)
+    if result.exit_code != 0:
+        raise RuntimeLockfileError(lock_failure(req, result.stderr.decode(), sync))
+    if sync:
+        # pex's summary of what changed ("Updated ...", "Deleted ...", "No updates ...").
+        logger.info(f"{req.resolve_name}:\n{result.stderr.decode().strip()}")
     contents = await Get(DigestContents, Digest, result.output_digest)
     metadata = PythonLockfileMetadata.new(
         valid_for_interpreter_constraints=InterpreterConstraints(
@@ -141,11 +227,13 @@ def known_lock_resolve_names(
 async def lockfile_requests(
     requested: RequestedLockResolveNames, all_targets: AllTargets, python_setup: PythonSetup
 ) -> UserGenerateLockfiles:
-    requirements_by_resolve: dict[str, set[str]] = defaultdict(set)
+    # resolve -> requirement -> the targets asking for it
+    requirements_by_resolve: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for tgt in all_targets:
         if tgt.has_fields((PythonRequirementResolveField, PythonRequirementsField)):
             resolve = tgt[PythonRequirementResolveField].normalized_value(python_setup)
-            requirements_by_resolve[resolve].update(str(r) for r in tgt[PythonRequirementsField].value)
+            for r in tgt[PythonRequirementsField].value:
+                requirements_by_resolve[resolve][str(r)].add(tgt.address.spec)
 
     # The platform each resolve is locked for: its runtime's, or that of a layer locked on its own.
     runtime_spec_by_resolve: dict[str, tuple[str, Address]] = {}
@@ -165,10 +253,21 @@ async def lockfile_requests(
     )
     runtime_by_resolve = dict(zip(resolves, runtimes))
 
+    requested_resolves = [name[len(RESOLVE_PREFIX) :] for name in requested]
+    # Functions' own requirements, each checked against the versions its layers lock.
+    function_requirements = await MultiGet(
+        Get(FunctionRequirements, FunctionRequirementsRequest(r))
+        for r in requested_resolves
+        if r in runtime_by_resolve
+    )
+    for function_reqs in function_requirements:
+        for address, requirement in function_reqs.requirements:
+            requirements_by_resolve[function_reqs.resolve][requirement].add(address.spec)
+
     requests: list[GenerateLockfile] = []
-    for name in requested:
-        resolve = name[len(RESOLVE_PREFIX) :]
-        requirements = FrozenOrderedSet(sorted(requirements_by_resolve.get(resolve, ())))
+    for resolve in requested_resolves:
+        origins = requirements_by_resolve.get(resolve, {})
+        requirements = FrozenOrderedSet(sorted(origins))
         lockfile_dest = python_setup.resolves[resolve]
         runtime = runtime_by_resolve.get(resolve)
         if runtime:
@@ -176,6 +275,7 @@ async def lockfile_requests(
                 GenerateRuntimeLockfile(
                     requirements=requirements,
                     runtime=runtime,
+                    origins=FrozenDict({r: tuple(sorted(o)) for r, o in origins.items()}),
                     resolve_name=resolve,
                     lockfile_dest=lockfile_dest,
                     diff=False,
