@@ -220,7 +220,7 @@ def test_upgrade_re_resolves_from_scratch(org: FixtureRepo) -> None:
 def layer_distributions(repo: FixtureRepo, path: str) -> set[str]:
     with zipfile.ZipFile(repo.root / "dist" / path) as zf:
         return {
-            name.split("/")[1].rsplit("-", 1)[0]
+            name.split("/")[1][: -len(".dist-info")].rsplit("-", 1)[0]
             for name in zf.namelist()
             if name.startswith("python/") and name.split("/")[1].endswith(".dist-info")
         }

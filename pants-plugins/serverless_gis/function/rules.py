@@ -233,8 +233,9 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
         for req in t[PythonRequirementsField].value
     ] + [(address, req) for req in own_requirements]
     locked = await Get(LockedResolve, LockedResolveRequest(runtime.resolve))
-    check_shared_files(address, layers)
+    # Distributions first: a shared one also shares its large files, and its name is the better error.
     provided = provided_distributions(address, layers)
+    check_shared_files(address, layers)
     check_requirements(address, requirement_strings, provided, dict(locked.projects), locked.lockfile)
     check_locked(address, own_requirements, runtime.resolve, locked)
     exclude_args = tuple(arg for name in sorted(provided) for arg in ("--exclude", name))

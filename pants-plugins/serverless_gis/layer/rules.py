@@ -135,8 +135,8 @@ async def build_layer(
         Get(BuiltLayer, ServerlessLayerFieldSet, ServerlessLayerFieldSet.create(t)) for t in base.targets
     )
     stack = mount_order(base_built)
-    check_shared_files(address, stack)
     provided = provided_distributions(address, stack)
+    check_shared_files(address, stack)
     native_tree = await layer_native_tree(address, field_set.natives.value or (), bindings)
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)
