@@ -162,6 +162,39 @@ class NativeSmokeImageField(TargetReferenceField):
     )
 
 
+class NativeVersionField(StringField):
+    alias = "version"
+    help = help_text(
+        """
+        The upstream version the `source` holds, e.g. `3.5.7`: what the layer's SBOM and the
+        advisory check report for this component.
+        """
+    )
+
+
+class NativeLicenseField(StringField):
+    alias = "license"
+    help = help_text(
+        """
+        The licence of what the library installs, as an SPDX expression, e.g. `Apache-2.0` or
+        `BSD-3-Clause AND IJG`. A layer refuses a component whose licence is missing or not in the
+        repository's allow-list (`[serverless-licenses].allowed`) unless the layer opts in.
+        """
+    )
+
+
+class NativeLicenseFilesField(StringSequenceField):
+    alias = "license_files"
+    default = ()
+    help = help_text(
+        """
+        Licence texts and notices in the unpacked source (paths from its top directory), e.g.
+        `["LICENSE.md", "README.ijg"]`: installed to `share/licenses/<target name>/`, which layers
+        always ship. A missing file fails the build, naming it.
+        """
+    )
+
+
 class NativeDependenciesField(Dependencies):
     help = "Other `native_library` targets this one builds against and links."
 
@@ -278,6 +311,9 @@ class NativeLibraryTarget(Target):
         NativeSmokeSourceField,
         NativeSmokeLinkField,
         NativeSmokeImageField,
+        NativeVersionField,
+        NativeLicenseField,
+        NativeLicenseFilesField,
         *BUILD_SYSTEM_FIELDS,
     )
     help = help_text(
@@ -292,6 +328,14 @@ class NativeLibraryTarget(Target):
 
     def validate(self) -> None:
         validate_build_system(self)
+        if bool(self[NativeLicenseField].value) != bool(self[NativeLicenseFilesField].value):
+            given, missing = (
+                ("license", "license_files") if self[NativeLicenseField].value else ("license_files", "license")
+            )
+            raise InvalidTargetException(
+                f"{self.address} sets `{given}` but not `{missing}`. Fix: set both: the SPDX licence "
+                "and the source files holding its text and notices (they ship in every layer)."
+            )
 
 
 class CPythonDependenciesField(Dependencies):
