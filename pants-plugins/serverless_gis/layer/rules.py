@@ -91,12 +91,13 @@ def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
 async def layer_native_tree(
     address: Address, specs: tuple[str, ...], bindings: tuple[BuiltBindings, ...]
 ) -> Digest | None:
-    """One tree holding the layer's native libraries, those its bindings link, and all they need."""
-    trees: list[Digest] = [tree for b in bindings for tree in b.natives.trees]
+    """One tree holding the layer's native libraries, those its bindings link, and all they need
+    that the runtime does not provide."""
+    trees: list[Digest] = [tree for b in bindings for tree in b.natives.shipped_trees]
     if specs:
         natives = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, address)))
         closure_ = await Get(NativeClosure, NativeClosureRequest(Targets(natives.targets)))
-        trees.extend(closure_.trees)
+        trees.extend(closure_.shipped_trees)
     if not trees:
         return None
     return await Get(Digest, MergeDigests(trees))

@@ -108,6 +108,9 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
             *(f"--remove={p}" for p in REMOVE),
             *(f"--check=bin/python3 -c 'import {m}'" for m in REQUIRED_MODULES),
             "--expect=bin/python3",
+            # Its extension modules' libraries come from its own toolchain image: the interpreter
+            # stands in for the runtime's and never ships in a layer.
+            "--vendor-toolchain-libraries",
         ),
         await Get(Digest, MergeDigests([source.digest, policy, await step_scripts(*BUILD_SCRIPTS)])),
         description=f"Build CPython {address}",

@@ -46,12 +46,15 @@ from serverless_gis.native.target_types import (
     NativeConfigureOptionsField,
     NativeDependenciesField,
     NativeExpectedOutputsField,
+    NativeInstallExcludesField,
+    NativeLicenseFilesField,
     NativeMakeOptionsField,
     NativeMakeTargetsField,
     NativeMesonOptionsField,
     NativeLibraryTarget,
     NativePatchesField,
     NativePolicyField,
+    NativeRuntimeProvidedField,
     NativeSmokeImageField,
     NativeSmokeLinkField,
     NativeSmokeSourceField,
@@ -300,6 +303,9 @@ class NativeLibraryFieldSet(PackageFieldSet):
     make_targets: NativeMakeTargetsField
     meson_options: NativeMesonOptionsField
     expected_outputs: NativeExpectedOutputsField
+    install_excludes: NativeInstallExcludesField
+    license_files: NativeLicenseFilesField
+    runtime_provided: NativeRuntimeProvidedField
 
 
 @dataclass(frozen=True)
@@ -307,6 +313,8 @@ class BuiltNativeLibrary:
     address: Address
     tree: Digest  # lib/, include/, share/ as installed under /opt
     closure: tuple[tuple[Address, Digest], ...]  # transitive native dependencies, sorted
+    # This library and those of its closure that the runtime provides (`runtime_provided`).
+    provided: tuple[Address, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -331,10 +339,16 @@ class NativeClosure:
     """Built trees of some native libraries and of all they depend on, sorted by address."""
 
     libraries: tuple[tuple[Address, Digest], ...]
+    # Those the runtime provides: built against, never shipped.
+    provided: tuple[Address, ...] = ()
 
     @property
     def trees(self) -> tuple[Digest, ...]:
         return tuple(tree for _, tree in self.libraries)
+
+    @property
+    def shipped_trees(self) -> tuple[Digest, ...]:
+        return tuple(tree for address, tree in self.libraries if address not in self.provided)
 
 
 @rule(desc="Build native libraries and their dependencies", level=LogLevel.DEBUG)
@@ -347,7 +361,10 @@ async def build_native_closure(request: NativeClosureRequest) -> NativeClosure:
     for lib in built:
         trees.update(lib.closure)
         trees[lib.address] = lib.tree
-    return NativeClosure(tuple(sorted(trees.items(), key=lambda kv: kv[0].spec)))
+    provided = {a for lib in built for a in lib.provided}
+    return NativeClosure(
+        tuple(sorted(trees.items(), key=lambda kv: kv[0].spec)), tuple(sorted(provided, key=lambda a: a.spec))
+    )
 
 
 def build_system_options(field_set: NativeLibraryFieldSet) -> tuple[str, ...]:
@@ -412,6 +429,9 @@ async def build_native_library(
         *(("--configure-command", field_set.configure_command.value) if field_set.configure_command.value else ()),
         *(f"--make-target={t}" for t in field_set.make_targets.value or ()),
         *(f"--expect={p}" for p in field_set.expected_outputs.value or ()),
+        *(f"--remove={p}" for p in field_set.install_excludes.value or ()),
+        *(f"--license-file={p}" for p in field_set.license_files.value or ()),
+        *(("--runtime-provided",) if field_set.runtime_provided.value else ()),
     )
     result = await run_in_image(
         native_build,
@@ -425,7 +445,8 @@ async def build_native_library(
         parallel=True,
     )
     tree = await Get(Digest, RemovePrefix(result.output_digest, "out"))
-    built = BuiltNativeLibrary(address, tree, closure_items)
+    provided = (*closure.provided, *((address,) if field_set.runtime_provided.value else ()))
+    built = BuiltNativeLibrary(address, tree, closure_items, provided)
     if field_set.smoke_source.value:
         await Get(NativeSmokeResult, NativeSmokeRequest(field_set, built, image))
     return built

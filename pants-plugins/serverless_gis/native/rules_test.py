@@ -14,7 +14,16 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
 from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
-from serverless_gis.native.tiny_fixture import NETWORK, SMOKE, TINYA, TINYB, TINYC, recipe_files, tarball
+from serverless_gis.native.tiny_fixture import (
+    NETWORK,
+    SMOKE,
+    TINYA,
+    TINYB,
+    TINYC,
+    TOOLCHAIN_LINKED,
+    recipe_files,
+    tarball,
+)
 
 
 def tiny_library_build(**overrides: str) -> str:
@@ -55,7 +64,8 @@ def rule_runner() -> RuleRunner:
             "lib/smoke.c": SMOKE,
             "lib/BUILD": (
                 'native_library(name="tinya", source="tinya.tar.gz", '
-                'toolchain="//native/toolchain:bullseye-x86_64", cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"])\n'
+                'toolchain="//native/toolchain:bullseye-x86_64", cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], '
+                'version="1.0", license="MIT", license_files=["tinya.h"], install_excludes=["share/tinya/"])\n'
                 + tiny_library_build()
                 + 'native_library(name="tinyc", source="tinyc.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
                 'dependencies=[":tinya"], build_system="configure_make", configure_options=["--with-answer=2"], '
@@ -66,12 +76,15 @@ def rule_runner() -> RuleRunner:
                 + 'native_library(name="meson", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
                 'build_system="meson")\n'
                 + 'native_library(name="net", source="net.tar.gz", toolchain="//native/toolchain:bullseye-x86_64")\n'
+                + 'native_library(name="tinyt", source="tinyt.tar.gz", toolchain="//native/toolchain:bullseye-x86_64")\n'
+                + 'native_library(name="nolicense", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'license="MIT", license_files=["LICENSE"])\n'
                 + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
                 '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
             ),
         }
     )
-    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK)):
+    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK), ("tinyt", TOOLCHAIN_LINKED)):
         Path(runner.build_root, f"lib/{name}.tar.gz").write_bytes(tarball(files))
     return runner
 
@@ -92,14 +105,11 @@ def test_builds_a_portable_smoke_checked_tree(rule_runner: RuleRunner) -> None:
     root = Path(rule_runner.build_root)
     materialize(rule_runner, built, root / "out/b")
     rule_runner.write_digest(dep_tree, path_prefix="out/a")
-    a_libs = sorted(p.name for p in (root / "out/a/lib").iterdir())
-    vendored = [n for n in a_libs if n.startswith("libsqlite3-")]
-    assert len(vendored) == 1, a_libs  # sqlite is not on Lambda: vendored under a hashed name
-    assert (root / "out/a/include/tinya.h").exists() and (root / "out/a/share/tinya/tinya.txt").exists()
-    dynamic = subprocess.run(
-        ["readelf", "-d", str(root / "out/a/lib/libtinya.so.1")], stdout=subprocess.PIPE, text=True, check=True
-    ).stdout
-    assert f"[{vendored[0]}]" in dynamic and "[$ORIGIN]" in dynamic
+    assert (root / "out/a/include/tinya.h").exists()
+    assert not (root / "out/a/share/tinya").exists()  # install_excludes
+    assert (root / "out/a/share/licenses/tinya/tinya.h").read_text() == TINYA["tinya.h"]
+    assert "[libtinya.so.1]" in readelf_dynamic(root / "out/b/lib/libtinyb.so")
+    assert "[$ORIGIN]" in readelf_dynamic(root / "out/b/lib/libtinyb.so")
     sections = subprocess.run(
         ["readelf", "-S", str(root / "out/b/lib/libtinyb.so")], stdout=subprocess.PIPE, text=True, check=True
     ).stdout
@@ -127,6 +137,20 @@ def test_missing_declared_output_fails_naming_it(rule_runner: RuleRunner) -> Non
         build(rule_runner, "tinya-more")
     message = str(exc.value)
     assert "lib:tinya-more" in message and "declared outputs: lib/libtinya_extra.so* (" in message
+
+
+def test_a_library_only_the_toolchain_has_fails_naming_it(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "tinyt")
+    message = str(exc.value)
+    assert "lib/libtinyt.so needs libcrypt.so.1, which only the toolchain image has" in message
+    assert "add the native_library that builds libcrypt.so.1 to `dependencies`" in message
+
+
+def test_missing_license_file_fails_naming_it(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "nolicense")
+    assert "nolicense: license_files not in the source: LICENSE" in str(exc.value)
 
 
 def test_meson_front_end_fails_clearly_without_meson(rule_runner: RuleRunner) -> None:
@@ -178,3 +202,13 @@ def test_a_dependency_that_is_not_a_native_library_is_named(rule_runner: RuleRun
     message = str(exc.value)
     assert "bad:bad: `dependencies` lists native/toolchain:bullseye-x86_64-runtime, a `toolchain_image`" in message
     assert "only `native_library` targets can go there" in message
+
+
+def test_license_without_its_files_fails_at_parse_time(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {"bad/BUILD": 'native_library(name="bad", source="x.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+         'license="MIT")\n'}
+    )
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("bad", target_name="bad"))
+    assert "bad:bad sets `license` but not `license_files`" in str(exc.value)

@@ -9,6 +9,7 @@ from pants.core.target_types import AssetSourceField
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
+    BoolField,
     Dependencies,
     InvalidFieldException,
     InvalidTargetException,
@@ -195,6 +196,18 @@ class NativeLicenseFilesField(StringSequenceField):
     )
 
 
+class NativeRuntimeProvidedField(BoolField):
+    alias = "runtime_provided"
+    default = False
+    help = help_text(
+        """
+        The runtime provides this library (e.g. zlib on AWS Lambda): dependents build and link
+        against this tree, layers do not ship it. The build fails if a shared library it installs
+        has a soname the `policy` does not allow.
+        """
+    )
+
+
 class NativeDependenciesField(Dependencies):
     help = "Other `native_library` targets this one builds against and links."
 
@@ -264,6 +277,17 @@ class NativeExpectedOutputsField(StringSequenceField):
     )
 
 
+class NativeInstallExcludesField(StringSequenceField):
+    alias = "install_excludes"
+    default = ()
+    help = help_text(
+        """
+        Globs in the install tree deleted before it is made portable, e.g. `["bin/"]` for tools
+        nothing at run time needs (a dependent's build still gets everything else).
+        """
+    )
+
+
 BUILD_SYSTEM_FIELDS = (
     NativeBuildSystemField,
     NativeConfigureOptionsField,
@@ -272,6 +296,7 @@ BUILD_SYSTEM_FIELDS = (
     NativeMakeTargetsField,
     NativeMesonOptionsField,
     NativeExpectedOutputsField,
+    NativeInstallExcludesField,
 )
 # The option fields each build system reads; setting another system's is an error.
 OPTIONS_OF = {
@@ -314,6 +339,7 @@ class NativeLibraryTarget(Target):
         NativeVersionField,
         NativeLicenseField,
         NativeLicenseFilesField,
+        NativeRuntimeProvidedField,
         *BUILD_SYSTEM_FIELDS,
     )
     help = help_text(

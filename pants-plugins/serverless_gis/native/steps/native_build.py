@@ -6,6 +6,7 @@ container as the non-root build user, network off (Python >= 3.7; elf_policy.py 
         --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs CORES]
         [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
         [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
+        [--license-file PATH]... [--vendor-toolchain-libraries] [--runtime-provided]
     native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... -- COMMAND...
     native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]...
 
@@ -17,9 +18,13 @@ build, the framework around the front end:
      applied in order with `patch -p1`;
   3. the front end configures, builds (JOBS_PER_CORE jobs per core) and installs into
      <build-root>/stage;
-  4. the installed prefix becomes the tree: --remove globs and libtool archives deleted, then made
-     portable (elf_policy.vendor: vendor, strip, $ORIGIN RUNPATHs, audit); --check commands run in
-     it; every --expect glob must match (a declared output that is missing fails, naming it);
+  4. the installed prefix becomes the tree: --remove globs and libtool archives deleted, the
+     --license-file texts (paths in the source) copied to share/licenses/NAME/, then made portable
+     (elf_policy.vendor: strip, $ORIGIN RUNPATHs, audit; a needed library found only in the
+     toolchain image fails unless --vendor-toolchain-libraries, which copies it in; with
+     --runtime-provided every shared library's soname must be one the policy allows); --check
+     commands run in it; every --expect glob must match (a declared output that is missing fails,
+     naming it);
   5. the tree is copied into --out (a host-owned directory).
 run: the framework around a build that is a script of its own (the wheels of python_bindings):
 dependency trees into the prefix, COMMAND, its --stage directory copied into --out.
@@ -176,6 +181,21 @@ def unpack(b):
             raise BuildError(f"patch {os.path.basename(patch)} does not apply to {a.name}")
 
 
+def install_licenses(b, tree):
+    a = b.a
+    dest = os.path.join(tree, "share", "licenses", a.name)
+    missing = [f for f in a.license_file if not os.path.isfile(os.path.join(b.source, f))]
+    if missing:
+        raise BuildError(f"{a.name}: license_files not in the source: {', '.join(missing)}")
+    names = [os.path.basename(f) for f in a.license_file]
+    if len(set(names)) != len(names):
+        raise BuildError(f"{a.name}: license_files share a file name: {', '.join(a.license_file)}")
+    for f in a.license_file:
+        os.makedirs(dest, exist_ok=True)
+        shutil.copyfile(os.path.join(b.source, f), os.path.join(dest, os.path.basename(f)))
+        os.chmod(os.path.join(dest, os.path.basename(f)), 0o644)
+
+
 def finish_tree(b, policy):
     """The installed prefix, made portable and checked: the build's output tree."""
     a = b.a
@@ -188,7 +208,10 @@ def finish_tree(b, policy):
                 shutil.rmtree(path)
             elif os.path.lexists(path):
                 os.remove(path)
-    failures = elf_policy.vendor(tree, policy, a.dep, log=b.log)
+    install_licenses(b, tree)
+    failures = elf_policy.vendor(tree, policy, a.dep, log=b.log, from_toolchain=a.vendor_toolchain_libraries)
+    if not failures and a.runtime_provided:
+        failures = elf_policy.not_provided(tree, policy, log=b.log)
     if failures:
         raise BuildError(f"{len(failures)} ELF files of {a.name} break the runtime policy (see AUDIT FAIL above)")
     for check in a.check:
@@ -254,7 +277,9 @@ def main():
     b.add_argument("--jobs", type=int)
     b.add_argument("--configure-command")
     b.add_argument("--ccache", action="store_true")
-    for repeated in ("patch", "dep", "option", "make-target", "remove", "check", "expect"):
+    b.add_argument("--vendor-toolchain-libraries", action="store_true")
+    b.add_argument("--runtime-provided", action="store_true")
+    for repeated in ("patch", "dep", "option", "make-target", "remove", "check", "expect", "license-file"):
         b.add_argument(f"--{repeated}", action="append", default=[])
     r = sub.add_parser("run")
     r.add_argument("--name", required=True)
