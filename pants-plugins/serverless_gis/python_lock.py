@@ -50,6 +50,11 @@ def parse_lockfile(content: bytes) -> dict[str, LockedProject]:
     return projects
 
 
+def accepts(requirement: Requirement, version: str) -> bool:
+    """Whether `requirement` admits `version` (pre-releases count: a lock may pin one)."""
+    return requirement.specifier.contains(version, prereleases=True)
+
+
 def closure(projects: dict[str, LockedProject], names: set[str]) -> set[str]:
     """Names reachable from `names` through the lock's dependency edges (markers ignored)."""
     seen: set[str] = set()

@@ -35,7 +35,7 @@ from serverless_gis.layer.target_types import (
     LayerRuntimeField,
     ServerlessLayerTarget,
 )
-from serverless_gis.python_lock import LockedResolve, LockedResolveRequest, closure, regenerate_command
+from serverless_gis.python_lock import LockedResolve, LockedResolveRequest, accepts, closure, regenerate_command
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 
@@ -79,7 +79,7 @@ def check_against_layers(
         name = canonicalize_name(requirement.name)
         for layer, is_own in candidates:
             version = layer.versions.get(name)
-            if version is None or requirement.specifier.contains(version, prereleases=True):
+            if version is None or accepts(requirement, version):
                 continue
             which = (
                 f"its layer {layer.address}"
@@ -101,7 +101,7 @@ def check_locked(address: Address, requirements: Iterable[str], resolve: str, lo
     for requirement_string in requirements:
         requirement = Requirement(requirement_string)
         project = locked.projects.get(canonicalize_name(requirement.name))
-        if project is None or not requirement.specifier.contains(project.version, prereleases=True):
+        if project is None or not accepts(requirement, project.version):
             found = f"locks {requirement.name} {project.version}" if project else f"has no {requirement.name}"
             raise FunctionRequirementsError(
                 f"{address}: its requirement `{requirement_string}` is not locked: {locked.lockfile} "

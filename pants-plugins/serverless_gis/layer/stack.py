@@ -12,7 +12,7 @@ from packaging.utils import canonicalize_name
 
 from pants.engine.addresses import Address
 from serverless_gis.artifact import ZipArtifact
-from serverless_gis.python_lock import LockedProject, closure
+from serverless_gis.python_lock import LockedProject, accepts, closure
 
 if TYPE_CHECKING:
     from serverless_gis.layer.rules import BuiltLayer
@@ -83,7 +83,7 @@ def check_requirements(
             continue
     for origin, req_string, req in requirements:
         found = provided.get(canonicalize_name(req.name))
-        if found and req.specifier and not req.specifier.contains(found.version, prereleases=True):
+        if found and not accepts(req, found.version):
             raise LayerStackError(
                 f"{owner}: version conflict on `{req.name}`: it requires `{req_string}` (from "
                 f"{origin}), but its layer {found.layer.address} provides {req.name} "
