@@ -64,7 +64,7 @@ def test_the_org_builds_with_the_ruleset_as_a_plugin_distribution(repo: FixtureR
     config = (repo.root / "pants.toml").read_text()
     assert "pythonpath" not in config and "serverless-gis-pants @ file://" in config
     out = repo.pants("package", "::").output
-    assert executed(out, NATIVE) == ["native/tinya:tinya", "native/tinyb:tinyb"]
+    assert executed(out, NATIVE) == ["native/tinya:tinya", "native/tinyb:tinyb", "native/tinyp:tinyp"]
     built = {path.rsplit("/", 1)[0] for path in repo.dist_files()}
     assert {"layers/geo", "layers/proj", "functions/raster", "functions/crs", "functions/plain"} <= built
 
@@ -88,6 +88,26 @@ def test_changed_dependents_rebuild_exactly_what_a_change_touches(repo: FixtureR
     assert executed(out, LAYER) == ["layers/geo:geo"]
     written = {path.split("/")[0] + "/" + path.split("/")[1] for path in repo.dist_files()}
     assert written == {"layers/geo", "functions/raster", "native/tinyb"}
+
+
+def test_bumping_a_leaf_library_rebuilds_it_and_what_links_it_only(repo: FixtureRepo) -> None:
+    # Like a libpng bump: libpng, GDAL and the layers above rebuild; PROJ (and GEOS) do not.
+    from serverless_gis.native.tiny_fixture import tarball, tinyp
+
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@example.com"]
+    (repo.root / ".gitignore").write_text("dist/\n")
+    subprocess.run([*git, "init", "-q"], cwd=repo.root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=repo.root, check=True)
+    subprocess.run([*git, "commit", "-qm", "before the bump", "--allow-empty"], cwd=repo.root, check=True)
+    build = repo.root / "native/tinyp/BUILD"
+    build.write_text(build.read_text().replace('version="48"', 'version="50"'))
+    (repo.root / "native/tinyp/tinyp.tar.gz").write_bytes(tarball(tinyp(50)))
+    changed = ["--changed-since=HEAD", "--changed-dependents=transitive"]
+    listed = addresses(repo.pants(*changed, "list").output)
+    assert listed == {"native/tinyp:tinyp", "native/tinyb:tinyb", "layers/geo:geo", "functions/raster:raster"}
+    out = repo.pants(*changed, "package").output
+    assert executed(out, NATIVE) == ["native/tinyb:tinyb", "native/tinyp:tinyp"]
+    assert executed(out, LAYER) == ["layers/geo:geo"]
 
 
 def test_a_function_whose_layer_lacks_its_runtime_still_fails_clearly(repo: FixtureRepo) -> None:

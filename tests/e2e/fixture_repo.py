@@ -230,7 +230,10 @@ def native_fixture_files() -> dict[str, str]:
             'toolchain_image(name="bullseye-x86_64-runtime", lockfile="bullseye-x86_64-runtime.lock")\n'
         ),
         "native/tinya/BUILD": lib.format(name="tinya", extra='cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"]'),
-        "native/tinyb/BUILD": lib.format(name="tinyb", extra='dependencies=["//native/tinya"], cmake_options=["-DCMAKE_C_FLAGS=-DFLAVOR=1"]'),
+        "native/tinyb/BUILD": lib.format(
+            name="tinyb", extra='dependencies=["//native/tinya", "//native/tinyp"], cmake_options=["-DCMAKE_C_FLAGS=-DFLAVOR=1"]'
+        ),
+        "native/tinyp/BUILD": lib.format(name="tinyp", extra='version="48", license="MIT", license_files=["LICENSE"]'),
         # geo holds the GDAL stand-in (and, through it, the PROJ stand-in); proj only the latter.
         "layers/geo/BUILD": 'serverless_layer(name="geo", runtime="//runtimes:x86_64", requirements=["six"], natives=["//native/tinyb"])\n',
         "layers/proj/BUILD": 'serverless_layer(name="proj", runtime="//runtimes:x86_64", natives=["//native/tinya"])\n',
@@ -242,7 +245,7 @@ def native_fixture_files() -> dict[str, str]:
 
 
 def make_native_fixture_repo(root: Path, store: Path) -> FixtureRepo:
-    from serverless_gis.native.tiny_fixture import TINYA, TINYB, recipe_files, tarball
+    from serverless_gis.native.tiny_fixture import TINYA, TINYB, recipe_files, tarball, tinyp
 
     repo = FixtureRepo(root, store)
     repo.write(native_fixture_files())
@@ -253,6 +256,7 @@ def make_native_fixture_repo(root: Path, store: Path) -> FixtureRepo:
         dest.chmod(Path(path).stat().st_mode)
     (root / "native/tinya/tinya.tar.gz").write_bytes(tarball(TINYA))
     (root / "native/tinyb/tinyb.tar.gz").write_bytes(tarball(TINYB))
+    (root / "native/tinyp/tinyp.tar.gz").write_bytes(tarball(tinyp(48)))
     write_pants_toml(root, {"fx-x86_64": "3rdparty/fx-x86_64.lock"})
     repo.pants("complete-platforms", "runtimes:")
     repo.pants("generate-lockfiles")

@@ -98,6 +98,23 @@ int main(void) {
 }
 """
 
+# A leaf library standing in for libpng (GDAL's stand-in builds against it, PROJ's does not).
+def tinyp(release: int) -> dict[str, str]:
+    return {
+        "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(tinyp C)
+add_library(tinyp SHARED tinyp.c)
+set_target_properties(tinyp PROPERTIES SOVERSION 16)
+install(TARGETS tinyp LIBRARY DESTINATION lib)
+install(FILES tinyp.h DESTINATION include)
+""",
+        "tinyp.h": "int tinyp_release(void);\n",
+        "tinyp.c": f'#include "tinyp.h"\nint tinyp_release(void) {{ return {release}; }}\n',
+        "LICENSE": "Permission is granted.\n",
+    }
+
+
 # Links libcrypt, which the toolchain image has (glibc's -dev) and no target builds.
 TOOLCHAIN_LINKED = {
     "CMakeLists.txt": """
