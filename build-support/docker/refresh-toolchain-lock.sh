@@ -7,6 +7,9 @@
 # plus each @wheel's file name and sha256. Needs root, debootstrap, network to the Debian mirror + PyPI.
 # Env: see pants-plugins/serverless_gis/native/steps/_rootfs-lib.sh (DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR); WORK_DIR (scratch, default mktemp).
 set -euo pipefail
+# The locked wheels come from PyPI whatever this machine's pip configuration says.
+export PIP_CONFIG_FILE=/dev/null
+unset $(compgen -e | grep '^PIP_' | grep -v '^PIP_CONFIG_FILE$') 2>/dev/null || true
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # The rootfs helpers ship with the ruleset: image builds run them inside Pants processes.
 . "$HERE/../../pants-plugins/serverless_gis/native/steps/_rootfs-lib.sh"
