@@ -91,10 +91,12 @@ def cmake(b):
         os.environ.update(CCACHE_COMPILERCHECK="content", CCACHE_NOHASHDIR="1", CCACHE_MAXSIZE=os.environ.get("CCACHE_MAXSIZE", "2G"))
         launcher = ["-DCMAKE_C_COMPILER_LAUNCHER=ccache", "-DCMAKE_CXX_COMPILER_LAUNCHER=ccache"]
         subprocess.run(["ccache", "-z"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # LIBDIR typed: a project that declares it a PATH (libjpeg-turbo) would make an untyped
+    # relative value absolute against the working directory.
     release = os.environ.get("OPT_FLAGS", "-O2 -DNDEBUG")  # CMake's Release -O3 made libgdal 9% bigger
     b.run("configure", [
         "cmake", "-S", b.source, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
-        f"-DCMAKE_INSTALL_PREFIX={a.prefix}", "-DCMAKE_INSTALL_LIBDIR=lib", f"-DCMAKE_PREFIX_PATH={a.prefix}",
+        f"-DCMAKE_INSTALL_PREFIX={a.prefix}", "-DCMAKE_INSTALL_LIBDIR:PATH=lib", f"-DCMAKE_PREFIX_PATH={a.prefix}",
         "-DCMAKE_SKIP_INSTALL_RPATH=ON", f"-DCMAKE_C_FLAGS_RELEASE={release}", f"-DCMAKE_CXX_FLAGS_RELEASE={release}",
         *launcher, *a.option,
     ])
