@@ -78,7 +78,7 @@ def rule_runner() -> RuleRunner:
                 + 'native_library(name="net", source="net.tar.gz", toolchain="//native/toolchain:bullseye-x86_64")\n'
                 + 'native_library(name="tinyt", source="tinyt.tar.gz", toolchain="//native/toolchain:bullseye-x86_64")\n'
                 + 'native_library(name="nolicense", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
-                'license="MIT", license_files=["LICENSE"])\n'
+                'cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], license="MIT", license_files=["LICENSE"])\n'
                 + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
                 '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
             ),
