@@ -1,6 +1,11 @@
-"""Helpers shared by the rule tests: runtimes to reference, and the dependencies Pants resolves."""
+"""Helpers shared by the rule tests: runtimes to reference, the dependencies Pants resolves, and
+options to build tool venvs as this repository does."""
 
 from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
 
 from pants.engine.addresses import Address, Addresses
 from pants.engine.target import Dependencies, DependenciesRequest
@@ -20,3 +25,26 @@ def resolved_dependencies(rule_runner: RuleRunner, address: Address) -> set[str]
     """The dependencies of `address` (explicit and inferred), as specs; needs DEPENDENCIES_QUERY."""
     tgt = rule_runner.get_target(address)
     return {a.spec for a in rule_runner.request(Addresses, [DependenciesRequest(tgt[Dependencies])])}
+
+
+def tool_runner(rules, target_types, **kwargs) -> RuleRunner:
+    """A RuleRunner that builds tool venvs as this repository does (set its options with
+    `set_tool_options`): certificates as `./pants` found them."""
+    return RuleRunner(
+        rules=rules, target_types=target_types, ca_certs_path=os.environ.get("PANTS_CA_CERTS_PATH"), **kwargs
+    )
+
+
+def set_tool_options(rule_runner: RuleRunner, *args: str) -> None:
+    """`args`, plus this repository's pex tool and pip isolation (`[pex-cli]` and
+    `[subprocess-environment]` of its pants.toml); interpreters from PATH and pyenv."""
+    text = Path("pants.toml").read_text()
+    sections = [
+        re.search(rf"^\[{section}\]\n(?:.+\n)+", text, re.MULTILINE).group(0)
+        for section in ("pex-cli", "subprocess-environment")
+    ]
+    rule_runner.write_files({"tools.toml": "\n".join(sections)})
+    rule_runner.set_options(
+        [f"--pants-config-files=['{rule_runner.build_root}/tools.toml']", *args],
+        env_inherit={"HOME", "PATH", "PYENV_ROOT"},
+    )
