@@ -67,7 +67,7 @@ def licenses(expression: str | None) -> list:
     return [LICENSES.make_from_string(expression)] if expression else []
 
 
-def occurrences(paths) -> ComponentEvidence | None:
+def occurrences(paths: list[str]) -> ComponentEvidence | None:
     return ComponentEvidence(occurrences=[Occurrence(location=p) for p in sorted(paths)]) if paths else None
 
 
@@ -101,7 +101,7 @@ def native_component(native: dict, in_zip: set[str]) -> Component:
         # The pinned source the component is built from (no binary of it is downloaded).
         hashes=sha256(native["sha256"]),
         external_references=source,
-        evidence=occurrences(p for p in native["files"] if p in in_zip),
+        evidence=occurrences([p for p in native["files"] if p in in_zip]),
         properties=properties(target=native["address"], source=native["filename"]),
     )
 
@@ -173,7 +173,7 @@ def python_component(dist: dict, job: dict) -> Component:
         licenses=licenses(dist["license"]),
         hashes=sha256(artifact["sha256"]) if artifact else [],
         external_references=refs,
-        evidence=occurrences({dist["dist_info"], *job["dist_paths"].get(key, ())}),
+        evidence=occurrences(sorted({dist["dist_info"], *job["dist_paths"].get(key, ())})),
         properties=properties(
             artifact=(artifact.get("filename") or artifact["url"].rsplit("/", 1)[-1]) if artifact else None,
             built_from_source="true" if built else None,

@@ -29,7 +29,8 @@ class Unreachable(Exception):
 
 def query_purl(purl: str) -> str:
     """What OSV matches: `pkg:type/namespace/name@version`, without qualifiers or subpath."""
-    return PackageURL.from_string(purl)._replace(qualifiers=None, subpath=None).to_string()
+    p = PackageURL.from_string(purl)
+    return PackageURL(type=p.type, namespace=p.namespace, name=p.name, version=p.version).to_string()
 
 
 def post(url: str, body: dict, timeout: float) -> dict:
