@@ -67,8 +67,14 @@ def licenses(expression: str | None) -> list:
     return [LICENSES.make_from_string(expression)] if expression else []
 
 
-def occurrences(paths: list[str]) -> ComponentEvidence | None:
-    return ComponentEvidence(occurrences=[Occurrence(location=p) for p in sorted(paths)]) if paths else None
+def occurrences(owner: str, paths: list[str]) -> ComponentEvidence | None:
+    """Where a component's files are in the zip. Each occurrence gets a bom-ref (`<owner>:<path>`):
+    the library orders occurrences without one by object identity, so the bytes would vary."""
+    return (
+        ComponentEvidence(occurrences=[Occurrence(bom_ref=f"{owner}:{p}", location=p) for p in sorted(paths)])
+        if paths
+        else None
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,9 +97,10 @@ def native_component(native: dict, in_zip: set[str]) -> Component:
         if native["url"]
         else []
     )
+    bom_ref = f"native:{native['address']}"
     return Component(
         type=ComponentType.LIBRARY,
-        bom_ref=f"native:{native['address']}",
+        bom_ref=bom_ref,
         name=native["name"],
         version=native["version"],
         purl=PackageURL(type="generic", name=native["name"], version=native["version"], qualifiers=qualifiers),
@@ -101,7 +108,7 @@ def native_component(native: dict, in_zip: set[str]) -> Component:
         # The pinned source the component is built from (no binary of it is downloaded).
         hashes=sha256(native["sha256"]),
         external_references=source,
-        evidence=occurrences([p for p in native["files"] if p in in_zip]),
+        evidence=occurrences(bom_ref, [p for p in native["files"] if p in in_zip]),
         properties=properties(target=native["address"], source=native["filename"]),
     )
 
@@ -173,7 +180,7 @@ def python_component(dist: dict, job: dict) -> Component:
         licenses=licenses(dist["license"]),
         hashes=sha256(artifact["sha256"]) if artifact else [],
         external_references=refs,
-        evidence=occurrences(sorted({dist["dist_info"], *job["dist_paths"].get(key, ())})),
+        evidence=occurrences(purl.to_string(), sorted({dist["dist_info"], *job["dist_paths"].get(key, ())})),
         properties=properties(
             artifact=(artifact.get("filename") or artifact["url"].rsplit("/", 1)[-1]) if artifact else None,
             built_from_source="true" if built else None,
@@ -239,8 +246,12 @@ def render(bom: Bom) -> str:
 
 
 def validation_error(document: str) -> str | None:
+    """The first schema violation (where and what), or None."""
     error = JsonStrictValidator(SCHEMA).validate_str(document)
-    return str(error) if error else None
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in getattr(error.data, "absolute_path", ()))
+    return f"{where or 'the document'}: {getattr(error.data, 'message', error)}"
 
 
 def write(job: dict) -> None:
