@@ -3,7 +3,6 @@ options to build tool venvs as this repository does."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -27,24 +26,22 @@ def resolved_dependencies(rule_runner: RuleRunner, address: Address) -> set[str]
     return {a.spec for a in rule_runner.request(Addresses, [DependenciesRequest(tgt[Dependencies])])}
 
 
-def tool_runner(rules, target_types, **kwargs) -> RuleRunner:
-    """A RuleRunner that builds tool venvs as this repository does (set its options with
-    `set_tool_options`): certificates as `./pants` found them."""
-    return RuleRunner(
-        rules=rules, target_types=target_types, ca_certs_path=os.environ.get("PANTS_CA_CERTS_PATH"), **kwargs
-    )
-
-
 def set_tool_options(rule_runner: RuleRunner, *args: str) -> None:
-    """`args`, plus this repository's pex tool and pip isolation (`[pex-cli]` and
-    `[subprocess-environment]` of its pants.toml); interpreters from PATH and pyenv."""
+    """`args`, plus this repository's pex tool, Python and pip (`[pex-cli]`, `[python]`'s
+    `interpreter_constraints`, `interpreter_versions_universe` and `pip_version`,
+    `[subprocess-environment]` of its pants.toml); interpreters from PATH and pyenv, and the CA
+    bundle `./pants` found (`PANTS_CA_CERTS_PATH`) for downloads."""
     text = Path("pants.toml").read_text()
     sections = [
         re.search(rf"^\[{section}\]\n(?:.+\n)+", text, re.MULTILINE).group(0)
         for section in ("pex-cli", "subprocess-environment")
     ]
-    rule_runner.write_files({"tools.toml": "\n".join(sections)})
+    python = [
+        re.search(rf"^{key} = .+$", text, re.MULTILINE).group(0)
+        for key in ("interpreter_constraints", "interpreter_versions_universe", "pip_version")
+    ]
+    rule_runner.write_files({"tools.toml": "\n".join([*sections, "[python]", *python, ""])})
     rule_runner.set_options(
         [f"--pants-config-files=['{rule_runner.build_root}/tools.toml']", *args],
-        env_inherit={"HOME", "PATH", "PYENV_ROOT"},
+        env_inherit={"HOME", "PATH", "PYENV_ROOT", "PANTS_CA_CERTS_PATH"},
     )

@@ -10,7 +10,7 @@ from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
 from serverless_gis.licenses.rules import LicenseGate, LicenseGateRequest
-from serverless_gis.testutil import set_tool_options, tool_runner
+from serverless_gis.testutil import set_tool_options
 
 LAYER = Address("layers", target_name="geo")
 ALLOWED = ("MIT", "BSD-3-Clause", "lgpl-2.1-or-later")  # ids compare case-insensitively
@@ -27,7 +27,9 @@ LICENSES = {
 
 @pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
-    runner = tool_runner([*register.rules(), QueryRule(LicenseGate, [LicenseGateRequest])], register.target_types())
+    runner = RuleRunner(
+        rules=[*register.rules(), QueryRule(LicenseGate, [LicenseGateRequest])], target_types=register.target_types()
+    )
     runner.write_files(
         {
             "toolchain/BUILD": 'toolchain_image(name="tc", lockfile="tc.lock")\n',

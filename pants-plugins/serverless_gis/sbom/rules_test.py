@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from pants.engine.fs import CreateDigest, Digest, DigestContents, FileContent, MergeDigests
+from pants.engine.fs import Digest, DigestContents, MergeDigests
 from pants.engine.process import FallibleProcessResult
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest

@@ -18,7 +18,7 @@ from serverless_gis import register
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest
 from serverless_gis.layer.target_types import DEFAULT_LAYER_PRUNE, DEFAULT_NATIVE_PRUNE
 from serverless_gis.sbom.rules import Sbom, SbomRequest
-from serverless_gis.testutil import set_tool_options, tool_runner
+from serverless_gis.testutil import set_tool_options
 
 TINYA = Address("native", target_name="tinya")
 TINYB = Address("native", target_name="tinyb")
@@ -52,15 +52,15 @@ LOCK = "// a pex lock with Pants' header\n" + json.dumps(
 
 
 def sbom_rule_runner(*rules) -> RuleRunner:
-    runner = tool_runner(
-        [
+    runner = RuleRunner(
+        rules=[
             *register.rules(),
             QueryRule(Digest, [CreateDigest]),
             QueryRule(ZipArtifact, [ZipArtifactRequest]),
             QueryRule(Sbom, [SbomRequest]),
             *rules,
         ],
-        register.target_types(),
+        target_types=register.target_types(),
         objects={"http_source": http_source},
     )
     runner.write_files(
