@@ -4,14 +4,17 @@ real zip step, and checked against the CycloneDX schema by cyclonedx-python-lib'
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import uuid
+import zipfile
 
 import pytest
 
 from pants.engine.fs import Digest, DigestContents, MergeDigests
 from pants.engine.process import FallibleProcessResult
 from pants.testutil.rule_runner import QueryRule, RuleRunner
+from pants.util.frozendict import FrozenDict
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest
 from serverless_gis.sbom.process import SbomToolRequest
 from serverless_gis.sbom.rules import Sbom, SbomRequest
@@ -33,7 +36,7 @@ from pants.engine.addresses import Address
 SERIALS = uuid.uuid5(uuid.NAMESPACE_URL, "serverless-gis/sbom")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
     return sbom_rule_runner(
         QueryRule(FallibleProcessResult, [SbomToolRequest]),
@@ -114,11 +117,38 @@ def test_serial_is_derived_from_the_content(rule_runner: RuleRunner) -> None:
     assert other.serial != sbom.serial
 
 
-def run_tool(rule_runner: RuleRunner, *argv: str, files: dict[str, bytes], extra: Digest | None = None) -> FallibleProcessResult:
+def run_tool(
+    rule_runner: RuleRunner, *argv: str, files: dict[str, bytes], extra: Digest | None = None, seed: str = "0"
+) -> FallibleProcessResult:
     inputs = digest(rule_runner, files)
     if extra is not None:
         inputs = rule_runner.request(Digest, [MergeDigests([inputs, extra])])
-    return rule_runner.request(FallibleProcessResult, [SbomToolRequest(argv, inputs, description="validate")])
+    # Another hash seed is another process (no cache hit) whose set and dict orders differ.
+    request = SbomToolRequest(argv, inputs, description="run", output_files=("out.cdx.json",), extra_env=FrozenDict({"PYTHONHASHSEED": seed}))
+    return rule_runner.request(FallibleProcessResult, [request])
+
+
+def test_the_same_inputs_give_the_same_bytes_in_every_process(rule_runner: RuleRunner) -> None:
+    artifact, _ = layer_sbom(rule_runner)
+    [zipped] = rule_runner.request(DigestContents, [artifact.digest])
+    names = zipfile.ZipFile(io.BytesIO(zipped.content)).namelist()
+    job = {
+        "kind": "layer", "target": "layers:geo", "name": "geo-x86_64", "zip": artifact.path, "sha256": artifact.sha256,
+        "out": "out.cdx.json", "runtime": "test", "python_prefix": "python/", "dist_paths": {}, "locked": {}, "built": {},
+        "layers": [],
+        # One component claiming every file: many occurrences, whose order must not vary.
+        "natives": [
+            {"address": "native:all", "name": "all", "version": "1", "license": "MIT", "url": None,
+             "filename": "all.tar.gz", "sha256": "0" * 64, "files": names}
+        ],
+    }
+    outputs = []
+    for seed in ("1", "2", "3"):
+        result = run_tool(rule_runner, "sbom", "job.json", files={"job.json": json.dumps(job).encode()}, extra=artifact.digest, seed=seed)
+        assert result.exit_code == 0, result.stderr.decode()
+        [out] = rule_runner.request(DigestContents, [result.output_digest])
+        outputs.append(out.content)
+    assert len(names) >= 8 and outputs[0] == outputs[1] == outputs[2]
 
 
 def test_the_schema_validator_accepts_ours_and_rejects_a_broken_document(rule_runner: RuleRunner) -> None:
