@@ -24,7 +24,6 @@ class SbomToolRequest:
     output_files: tuple[str, ...] = ()
     cache_scope: ProcessCacheScope = ProcessCacheScope.SUCCESSFUL
     extra_env: FrozenDict[str, str] = FrozenDict()
-    timeout_seconds: int | None = None
 
 
 @rule(level=LogLevel.DEBUG)
@@ -45,7 +44,6 @@ async def sbom_tool_process(request: SbomToolRequest, tool: SbomTool) -> Process
             description=request.description,
             output_files=request.output_files,
             extra_env=request.extra_env,
-            timeout_seconds=request.timeout_seconds,
             level=LogLevel.DEBUG,
             cache_scope=request.cache_scope,
         ),
