@@ -26,10 +26,6 @@ class LockedArtifact:
     url: str
     sha256: str
 
-    @property
-    def filename(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
-
 
 @dataclass(frozen=True)
 class LockedProject:

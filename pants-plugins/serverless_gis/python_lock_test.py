@@ -50,5 +50,5 @@ def test_closure_follows_dependencies() -> None:
 
 def test_parse_lockfile_keeps_sha256_artifacts() -> None:
     six = parse_lockfile(LOCK.encode())["six"]
-    assert [(a.filename, a.sha256) for a in six.artifacts] == [("six-1.17.0-py2.py3-none-any.whl", "ab" * 32)]
+    assert [(a.url, a.sha256) for a in six.artifacts] == [("https://files.example/six-1.17.0-py2.py3-none-any.whl", "ab" * 32)]
     assert parse_lockfile(LOCK.encode())["numpy"].artifacts == ()

@@ -76,6 +76,6 @@ def evaluate(job: dict) -> dict:
             verdict.update(status="invalid", error=str(e))
         else:
             leaves = sorted(set(denied(node, allowed)))
-            verdict.update(status="denied" if leaves else "allowed", denied=leaves, normalized=str(node))
+            verdict.update(status="denied" if leaves else "allowed", denied=leaves)
         components.append(verdict)
     return {"allow_list_errors": allow_list_errors, "components": components}
