@@ -40,14 +40,11 @@ class ZipArtifactRequest:
     output_path: str
     interpreter_constraint: str
     description: str
-    # A native install tree (lib/, share/) placed at the zip root, pruned of build-only files.
+    # A native install tree (lib/, share/) placed at the zip root, pruned with `native_prune`.
     native_tree: Digest | None = None
+    native_prune: tuple[str, ...] = ()
     # Wheels installed over `src`, replacing any distribution of the same project.
     wheels: Digest | None = None
-
-
-# Headers, static archives and CMake/pkg-config files only matter when compiling.
-NATIVE_PRUNE = ("/include/", "pkgconfig/", "cmake/", "*.a", "*.la", "/share/man/", "/share/doc/")
 
 
 @dataclass(frozen=True)
@@ -102,7 +99,7 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
     native_args: tuple[str, ...] = ()
     if request.native_tree is not None:
         digests.append(await Get(Digest, AddPrefix(request.native_tree, "__native")))
-        native_args = ("--native-src=__native", *(f"--native-prune={p}" for p in NATIVE_PRUNE))
+        native_args = ("--native-src=__native", *(f"--native-prune={p}" for p in request.native_prune))
     wheel_args: tuple[str, ...] = ()
     if request.wheels is not None:
         digests.append(await Get(Digest, AddPrefix(request.wheels, "__wheels")))

@@ -22,9 +22,17 @@ def regenerate_command(resolve: str) -> str:
 
 
 @dataclass(frozen=True)
+class LockedArtifact:
+    url: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class LockedProject:
     version: str
     requires: tuple[str, ...]
+    # The files pex may install for it (wheels and the sdist), with their sha256.
+    artifacts: tuple[LockedArtifact, ...] = ()
 
 
 def lock_body(content: bytes) -> str:
@@ -44,8 +52,13 @@ def parse_lockfile(content: bytes) -> dict[str, LockedProject]:
                     requires.append(canonicalize_name(Requirement(req).name))
                 except InvalidRequirement:
                     continue
+            artifacts = tuple(
+                LockedArtifact(a["url"], a["hash"])
+                for a in locked.get("artifacts", ())
+                if a.get("algorithm") == "sha256"
+            )
             projects[canonicalize_name(locked["project_name"])] = LockedProject(
-                locked["version"], tuple(requires)
+                locked["version"], tuple(requires), artifacts
             )
     return projects
 

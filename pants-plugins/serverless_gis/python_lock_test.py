@@ -15,7 +15,15 @@ LOCK = "\n".join(
                         "locked_requirements": [
                             {"project_name": "Shapely", "version": "2.1.2", "requires_dists": ["numpy>=1.21"]},
                             {"project_name": "numpy", "version": "2.2.6", "requires_dists": []},
-                            {"project_name": "six", "version": "1.17.0", "requires_dists": []},
+                            {
+                                "project_name": "six",
+                                "version": "1.17.0",
+                                "requires_dists": [],
+                                "artifacts": [
+                                    {"algorithm": "sha256", "hash": "ab" * 32, "url": "https://files.example/six-1.17.0-py2.py3-none-any.whl"},
+                                    {"algorithm": "md5", "hash": "cd" * 16, "url": "https://files.example/six-1.17.0.tar.gz"},
+                                ],
+                            },
                         ]
                     }
                 ]
@@ -38,3 +46,9 @@ def test_closure_follows_dependencies() -> None:
     projects = parse_lockfile(LOCK.encode())
     assert closure(projects, {"Shapely"}) == {"shapely", "numpy"}
     assert closure(projects, {"six", "not-locked"}) == {"six"}
+
+
+def test_parse_lockfile_keeps_sha256_artifacts() -> None:
+    six = parse_lockfile(LOCK.encode())["six"]
+    assert [(a.url, a.sha256) for a in six.artifacts] == [("https://files.example/six-1.17.0-py2.py3-none-any.whl", "ab" * 32)]
+    assert parse_lockfile(LOCK.encode())["numpy"].artifacts == ()

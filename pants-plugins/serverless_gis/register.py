@@ -1,6 +1,7 @@
 """Serverless GIS ruleset: runtimes, per-platform lockfiles, layers, functions, native builds."""
 
 from serverless_gis import artifact, compatibility, python_lock, references
+from serverless_gis.advisories import rules as advisories_rules
 from serverless_gis.bindings import rules as bindings_rules
 from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.emulation import rules as emulation_rules
@@ -10,6 +11,7 @@ from serverless_gis.function import rules as function_rules
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.layer import rules as layer_rules
 from serverless_gis.layer.target_types import ServerlessLayerTarget
+from serverless_gis.licenses import rules as licenses_rules
 from serverless_gis.native import cpython as native_cpython
 from serverless_gis.native import rules as native_rules
 from serverless_gis.native.target_types import CPythonBuildTarget, NativeLibraryTarget, ToolchainImageTarget
@@ -17,6 +19,7 @@ from serverless_gis.publish import rules as publish_rules
 from serverless_gis.runtime import lockfiles as runtime_lockfiles
 from serverless_gis.runtime import rules as runtime_rules
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
+from serverless_gis.sbom import rules as sbom_rules
 
 
 def rules():
@@ -35,6 +38,9 @@ def rules():
         *bindings_rules.rules(),
         *emulation_rules.rules(),
         *publish_rules.rules(),
+        *licenses_rules.rules(),
+        *sbom_rules.rules(),
+        *advisories_rules.rules(),
     ]
 
 

@@ -100,7 +100,7 @@ def test_bumping_a_leaf_library_rebuilds_it_and_what_links_it_only(repo: Fixture
     subprocess.run([*git, "add", "-A"], cwd=repo.root, check=True)
     subprocess.run([*git, "commit", "-qm", "before the bump", "--allow-empty"], cwd=repo.root, check=True)
     build = repo.root / "native/tinyp/BUILD"
-    build.write_text(build.read_text().replace('version="48"', 'version="50"'))
+    build.write_text(build.read_text().replace('version="1.0.0"', 'version="1.0.2"'))
     (repo.root / "native/tinyp/tinyp.tar.gz").write_bytes(tarball(tinyp(50)))
     changed = ["--changed-since=HEAD", "--changed-dependents=transitive"]
     listed = addresses(repo.pants(*changed, "list").output)

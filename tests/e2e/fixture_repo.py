@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import re
 import shlex
@@ -195,6 +196,8 @@ def write_pants_toml(root: Path, resolves: dict[str, str]) -> None:
         + repo_config("subprocess-environment")
         + "\n"
         + repo_config("pex-cli")
+        + "\n[serverless-licenses]\n"
+        + f"allowed = {json.dumps(list(FIXTURE_LICENSES))}\n"
     )
 
 
@@ -214,9 +217,18 @@ def make_fixture_repo(root: Path, store: Path) -> FixtureRepo:
     return repo
 
 
+# The licences fixture repos allow in every layer (`[serverless-licenses].allowed`).
+FIXTURE_LICENSES = ("MIT", "BSD-3-Clause")
+# The licence text each tiny library's source carries (`license_files`).
+LICENSE_FILE = {"LICENSE": "MIT License\n\nCopyright (c) the tiny fixture authors\n"}
+
+
 def native_fixture_files() -> dict[str, str]:
     """An org shaped like the example: a GDAL stand-in on a PROJ stand-in, layers, functions."""
-    lib = 'native_library(name="{name}", source="{name}.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", {extra})\n'
+    lib = (
+        'native_library(name="{name}", source="{name}.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+        'version="1.0.0", license="MIT", license_files=["LICENSE"], {extra})\n'
+    )
     function = """
         python_sources(name="src")
         serverless_function(name="{name}", handler="handler.py:handler", runtime="//runtimes:x86_64", layers=[{layers}])
@@ -233,7 +245,7 @@ def native_fixture_files() -> dict[str, str]:
         "native/tinyb/BUILD": lib.format(
             name="tinyb", extra='dependencies=["//native/tinya", "//native/tinyp"], cmake_options=["-DCMAKE_C_FLAGS=-DFLAVOR=1"]'
         ),
-        "native/tinyp/BUILD": lib.format(name="tinyp", extra='version="48", license="MIT", license_files=["LICENSE"]'),
+        "native/tinyp/BUILD": lib.format(name="tinyp", extra=""),
         # geo holds the GDAL stand-in (and, through it, the PROJ stand-in); proj only the latter.
         "layers/geo/BUILD": 'serverless_layer(name="geo", runtime="//runtimes:x86_64", requirements=["six"], natives=["//native/tinyb"])\n',
         "layers/proj/BUILD": 'serverless_layer(name="proj", runtime="//runtimes:x86_64", natives=["//native/tinya"])\n',
@@ -254,8 +266,8 @@ def make_native_fixture_repo(root: Path, store: Path) -> FixtureRepo:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(Path(path).read_bytes())
         dest.chmod(Path(path).stat().st_mode)
-    (root / "native/tinya/tinya.tar.gz").write_bytes(tarball(TINYA))
-    (root / "native/tinyb/tinyb.tar.gz").write_bytes(tarball(TINYB))
+    (root / "native/tinya/tinya.tar.gz").write_bytes(tarball({**TINYA, **LICENSE_FILE}))
+    (root / "native/tinyb/tinyb.tar.gz").write_bytes(tarball({**TINYB, **LICENSE_FILE}))
     (root / "native/tinyp/tinyp.tar.gz").write_bytes(tarball(tinyp(48)))
     write_pants_toml(root, {"fx-x86_64": "3rdparty/fx-x86_64.lock"})
     repo.pants("complete-platforms", "runtimes:")

@@ -13,13 +13,11 @@ import pytest
 from tests.e2e.fixture_repo import FixtureRepo, make_fixture_repo, python313
 
 EXPECTED = {
-    "layers/base/base-x86_64.zip",
-    "layers/base/base-arm64.zip",
-    "layers/pinned/pinned-x86_64.zip",
+    *(f"layers/{path}.{ext}" for path in ("base/base-x86_64", "base/base-arm64", "pinned/pinned-x86_64") for ext in ("zip", "cdx.json")),
     *(
         f"functions/hello/hello-{arch}.{ext}"
         for arch in ("x86_64", "arm64")
-        for ext in ("zip", "pex", "manifest.json")
+        for ext in ("zip", "pex", "manifest.json", "cdx.json")
     ),
 }
 

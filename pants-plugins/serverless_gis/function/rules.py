@@ -51,7 +51,7 @@ from serverless_gis.function.target_types import (
     FunctionRequirementsField,
     FunctionRuntimeField,
 )
-from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
+from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet, layer_sbom_request
 from serverless_gis.layer.stack import (
     check_imports,
     check_requirements,
@@ -62,6 +62,7 @@ from serverless_gis.layer.stack import (
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
+from serverless_gis.sbom.rules import Sbom, SbomRequest
 from pants.backend.python.subsystems.setup import PythonSetup
 
 logger = logging.getLogger(__name__)
@@ -345,6 +346,19 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
         "environment": dict(sorted(environment.items())),
         "total_unzipped_bytes": total,
     }
+    layer_sboms = await MultiGet(Get(Sbom, SbomRequest, layer_sbom_request(layer)) for layer in layers)
+    sbom = await Get(
+        Sbom,
+        SbomRequest(
+            owner=address,
+            kind="function",
+            artifact=artifact,
+            runtime=runtime.describe(),
+            resolve=runtime.resolve,
+            python_prefix="",
+            layers=layer_sboms,
+        ),
+    )
     manifest_path = f"{stem}.manifest.json"
     manifest_digest = await Get(
         Digest,
@@ -352,7 +366,7 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
             [FileContent(manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())]
         ),
     )
-    digest = await Get(Digest, MergeDigests([artifact.digest, pex.digest, manifest_digest]))
+    digest = await Get(Digest, MergeDigests([artifact.digest, pex.digest, manifest_digest, sbom.digest]))
     return BuiltPackage(
         digest=digest,
         artifacts=(
@@ -367,6 +381,7 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
             ),
             BuiltPackageArtifact(pex.name),
             BuiltPackageArtifact(manifest_path),
+            BuiltPackageArtifact(sbom.path),
         ),
     )
 

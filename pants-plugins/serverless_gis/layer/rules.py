@@ -29,6 +29,7 @@ from serverless_gis.layer.stack import (
     provided_distributions,
 )
 from serverless_gis.layer.target_types import (
+    LayerAllowedLicensesField,
     LayerBaseLayersField,
     LayerBindingsField,
     LayerBytecodeField,
@@ -40,6 +41,7 @@ from serverless_gis.layer.target_types import (
     LayerRuntimeField,
     LayerSizeBudgetMbField,
 )
+from serverless_gis.licenses.rules import LicenseGate, LicenseGateRequest
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
@@ -47,6 +49,7 @@ from serverless_gis.python_lock import LockedResolve, LockedResolveRequest, clos
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
 from serverless_gis.runtime.target_types import MIB
+from serverless_gis.sbom.rules import Sbom, SbomRequest
 
 
 class LayerTooLargeError(Exception):
@@ -71,6 +74,7 @@ class ServerlessLayerFieldSet(PackageFieldSet):
     prune: LayerPruneField
     bytecode: LayerBytecodeField
     environment: LayerEnvironmentField
+    allowed_licenses: LayerAllowedLicensesField
 
 
 @dataclass(frozen=True)
@@ -82,25 +86,42 @@ class BuiltLayer:
     environment: FrozenDict[str, str]
     # The layers it is stacked on, in mount order (theirs first).
     stack: tuple[BuiltLayer, ...] = ()
+    # The native libraries it ships (with all they depend on) and their install trees, by address.
+    natives: tuple[tuple[Address, Digest], ...] = ()
+    # Wheels built from source that replaced the lockfile's distributions.
+    wheels: Digest | None = None
+
+
+def layer_sbom_request(layer: BuiltLayer) -> SbomRequest:
+    return SbomRequest(
+        owner=layer.address,
+        kind="layer",
+        artifact=layer.artifact,
+        runtime=layer.runtime.describe(),
+        resolve=layer.resolve,
+        python_prefix=f"{layer.runtime.model.layer_python_dir}/",
+        natives=layer.natives,
+        wheels=layer.wheels,
+    )
 
 
 def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
     return f"{address.spec_path}/{address.target_name}-{runtime.name}.zip".lstrip("/")
 
 
-async def layer_native_tree(
+async def layer_natives(
     address: Address, specs: tuple[str, ...], bindings: tuple[BuiltBindings, ...]
-) -> Digest | None:
-    """One tree holding the layer's native libraries, those its bindings link, and all they need
-    that the runtime does not provide."""
-    trees: list[Digest] = [tree for b in bindings for tree in b.natives.shipped_trees]
+) -> tuple[tuple[Address, Digest], ...]:
+    """The layer's native libraries, those its bindings link, and all they need that the runtime
+    does not provide (`runtime_provided`), by address."""
+    natives = dict(lib for b in bindings for lib in b.natives.libraries)
+    provided = {a for b in bindings for a in b.natives.provided}
     if specs:
-        natives = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, address)))
-        closure_ = await Get(NativeClosure, NativeClosureRequest(Targets(natives.targets)))
-        trees.extend(closure_.shipped_trees)
-    if not trees:
-        return None
-    return await Get(Digest, MergeDigests(trees))
+        targets = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, address)))
+        closure_ = await Get(NativeClosure, NativeClosureRequest(Targets(targets.targets)))
+        natives.update(closure_.libraries)
+        provided.update(closure_.provided)
+    return tuple(sorted(((a, t) for a, t in natives.items() if a not in provided), key=lambda kv: kv[0].spec))
 
 
 async def lock_requirements(requirements: tuple[str, ...], resolve: str, built: set[str]) -> tuple[str, ...]:
@@ -138,7 +159,13 @@ async def build_layer(
     stack = mount_order(base_built)
     provided = provided_distributions(address, stack)
     check_shared_files(address, stack)
-    native_tree = await layer_native_tree(address, field_set.natives.value or (), bindings)
+    natives = await layer_natives(address, field_set.natives.value or (), bindings)
+    if natives:
+        await Get(
+            LicenseGate,
+            LicenseGateRequest(address, tuple(a for a, _ in natives), tuple(field_set.allowed_licenses.value or ())),
+        )
+    wheels = await Get(Digest, MergeDigests(b.wheels for b in bindings)) if bindings else None
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)
     if provided:
@@ -180,13 +207,14 @@ async def build_layer(
             src="__layer",
             prefix=f"{runtime.model.layer_python_dir}/",
             mount=runtime.model.layer_root,
-            prune=tuple(field_set.prune.value or ()),
+            prune=field_set.prune.python_patterns(),
             bytecode=field_set.bytecode.value,
             output_path=layer_output_path(address, runtime),
             interpreter_constraint=runtime.interpreter_constraint,
             description=f"Zip layer {address}",
-            native_tree=native_tree,
-            wheels=await Get(Digest, MergeDigests(b.wheels for b in bindings)) if bindings else None,
+            native_tree=await Get(Digest, MergeDigests(tree for _, tree in natives)) if natives else None,
+            native_prune=field_set.prune.native_patterns(),
+            wheels=wheels,
         ),
     )
     if artifact.duplicates:
@@ -233,6 +261,8 @@ async def build_layer(
         artifact=artifact,
         environment=FrozenDict(field_set.environment.value or {}),
         stack=stack,
+        natives=natives,
+        wheels=wheels,
     )
 
 
@@ -240,8 +270,9 @@ async def build_layer(
 async def package_layer(field_set: ServerlessLayerFieldSet) -> BuiltPackage:
     layer = await Get(BuiltLayer, ServerlessLayerFieldSet, field_set)
     artifact = layer.artifact
+    sbom = await Get(Sbom, SbomRequest, layer_sbom_request(layer))
     return BuiltPackage(
-        digest=artifact.digest,
+        digest=await Get(Digest, MergeDigests([artifact.digest, sbom.digest])),
         artifacts=(
             BuiltPackageArtifact(
                 artifact.path,
@@ -257,6 +288,7 @@ async def package_layer(field_set: ServerlessLayerFieldSet) -> BuiltPackage:
                     ),
                 ),
             ),
+            BuiltPackageArtifact(sbom.path),
         ),
     )
 

@@ -14,12 +14,14 @@ from serverless_gis.testutil import DEPENDENCIES_QUERY, RUNTIMES_BUILD, resolved
 from serverless_gis.bindings.target_types import PythonBindingsTarget
 from serverless_gis.layer.target_types import (
     DEFAULT_LAYER_PRUNE,
+    DEFAULT_NATIVE_PRUNE,
     LayerBaseLayersField,
     LayerBindingsField,
     LayerNativesField,
     LayerPruneField,
     ServerlessLayerTarget,
 )
+from serverless_gis.licenses.target_types import LayerAllowedLicensesField
 from serverless_gis.native.target_types import CPythonBuildTarget, NativeLibraryTarget, ToolchainImageTarget
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.target_types import ServerlessRuntimeTarget
@@ -189,14 +191,42 @@ def test_prune_adds_to_the_defaults_and_removes_one(rule_runner: RuleRunner) -> 
             "pruned/BUILD": (
                 'serverless_layer(name="more", runtime="//runtimes:x86_64", prune=["*.txt", "!*.md"])\n'
                 'serverless_layer(name="default", runtime="//runtimes:x86_64")\n'
+                'serverless_layer(name="config", runtime="//runtimes:x86_64", prune=["!/bin/*-config"])\n'
                 'serverless_layer(name="typo", runtime="//runtimes:x86_64", prune=["!*.mdx"])\n'
             )
         }
     )
-    default = rule_runner.get_target(Address("pruned", target_name="default"))[LayerPruneField].value
-    assert default == DEFAULT_LAYER_PRUNE
-    more = rule_runner.get_target(Address("pruned", target_name="more"))[LayerPruneField].value
-    assert more == (*(p for p in DEFAULT_LAYER_PRUNE if p != "*.md"), "*.txt")
+
+    def prune(name: str) -> LayerPruneField:
+        return rule_runner.get_target(Address("pruned", target_name=name))[LayerPruneField]
+
+    assert prune("default").python_patterns() == DEFAULT_LAYER_PRUNE
+    assert prune("default").native_patterns() == DEFAULT_NATIVE_PRUNE
+    assert "/bin/wcurl" in DEFAULT_NATIVE_PRUNE and "/share/bash-completion/" in DEFAULT_NATIVE_PRUNE
+    assert prune("more").python_patterns() == (*(p for p in DEFAULT_LAYER_PRUNE if p != "*.md"), "*.txt")
+    assert prune("more").native_patterns() == DEFAULT_NATIVE_PRUNE
+    # A layer that ships `gdal-config` and the like keeps them; the Python defaults stay.
+    assert prune("config").native_patterns() == tuple(p for p in DEFAULT_NATIVE_PRUNE if p != "/bin/*-config")
+    assert prune("config").python_patterns() == DEFAULT_LAYER_PRUNE
     with pytest.raises(ExecutionError) as exc:
-        rule_runner.get_target(Address("pruned", target_name="typo"))
+        prune("typo")
     assert "pruned:typo: `prune` removes `*.mdx`, which is not a default pattern" in str(exc.value)
+
+
+def test_allowed_licenses_are_spdx_ids_checked_when_parsed(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "gpl/BUILD": (
+                'serverless_layer(name="ok", runtime="//runtimes:x86_64", '
+                'allowed_licenses=["GPL-2.0-or-later", "GPL-2.0-only WITH Classpath-exception-2.0"])\n'
+                'serverless_layer(name="expr", runtime="//runtimes:x86_64", allowed_licenses=["MIT OR GPL-2.0-only"])\n'
+            )
+        }
+    )
+    ok = rule_runner.get_target(Address("gpl", target_name="ok"))[LayerAllowedLicensesField].value
+    assert ok == ("GPL-2.0-or-later", "GPL-2.0-only WITH Classpath-exception-2.0")
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("gpl", target_name="expr"))
+    message = str(exc.value)
+    assert "gpl:expr: `allowed_licenses` entry `MIT OR GPL-2.0-only` is not an SPDX licence id" in message
+    assert "Fix:" in message

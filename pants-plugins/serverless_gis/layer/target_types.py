@@ -14,6 +14,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.licenses.target_types import LayerAllowedLicensesField
 from serverless_gis.references import RuntimeReferenceField, TargetReferencesField, Variants
 
 # Never needed at run time; `tests/` and `test/` directories go too.
@@ -41,6 +42,22 @@ DEFAULT_LAYER_PRUNE = (
     "*.a",
     # numpy's SIMD test module (3 MiB), imported by numpy's own tests only
     "/numpy/_core/_simd.*",
+)
+
+# Native install trees (paths from the layer root): what only matters when compiling against
+# them, and helpers nothing runs on Lambda (`gdal-config`, `curl-config`, curl's `wcurl`, shell
+# completions).
+DEFAULT_NATIVE_PRUNE = (
+    "/include/",
+    "pkgconfig/",
+    "cmake/",
+    "*.a",
+    "*.la",
+    "/share/man/",
+    "/share/doc/",
+    "/bin/*-config",
+    "/bin/wcurl",
+    "/share/bash-completion/",
 )
 
 
@@ -131,26 +148,38 @@ class LayerPruneField(StringSequenceField):
     default = ()
     help = help_text(
         f"""
-        Patterns of files left out of the layer, added to the defaults; `!PATTERN` removes a
-        default one. `name/` drops every directory of that name, `/name/` only the top-level one
-        (console scripts in `/bin/` would carry a build machine's shebang); other patterns match
-        a file name or its whole path (fnmatch). Defaults: {", ".join(f"`{p}`" for p in DEFAULT_LAYER_PRUNE)}.
+        Patterns of files left out of the layer's Python tree, added to the defaults; `!PATTERN`
+        removes a default one, of the Python tree or of the native tree (e.g. `!/bin/*-config` to
+        ship `gdal-config`). `name/` drops every directory of that name, `/name/` only the top-level
+        one (console scripts in `/bin/` would carry a build machine's shebang); other patterns match
+        a file name or its whole path (fnmatch). Licence files (`share/licenses/`, a distribution's
+        `*.dist-info/licenses/`, `LICENSE*`, `COPYING*`, `NOTICE*`, `AUTHORS*`) are never pruned.
+        Python defaults: {", ".join(f"`{p}`" for p in DEFAULT_LAYER_PRUNE)}. Native defaults (paths
+        from the layer root): {", ".join(f"`{p}`" for p in DEFAULT_NATIVE_PRUNE)}.
         """
     )
 
     @classmethod
     def compute_value(cls, raw_value, address: Address) -> tuple[str, ...]:
         entries = super().compute_value(raw_value, address) or ()
-        removed = [e[1:] for e in entries if e.startswith("!")]
-        unknown = [p for p in removed if p not in DEFAULT_LAYER_PRUNE]
+        defaults = (*DEFAULT_LAYER_PRUNE, *DEFAULT_NATIVE_PRUNE)
+        unknown = [e[1:] for e in entries if e.startswith("!") and e[1:] not in defaults]
         if unknown:
             raise InvalidFieldException(
                 f"{address}: `prune` removes `{unknown[0]}`, which is not a default pattern. "
-                f"Fix: remove only defaults ({', '.join(DEFAULT_LAYER_PRUNE)}); to stop pruning a "
+                f"Fix: remove only defaults ({', '.join(defaults)}); to stop pruning a "
                 "pattern you added, delete it."
             )
+        return tuple(entries)
+
+    def python_patterns(self) -> tuple[str, ...]:
+        """The defaults this layer keeps, then the patterns it adds."""
+        entries = self.value or ()
         added = [e for e in entries if not e.startswith("!") and e not in DEFAULT_LAYER_PRUNE]
-        return (*(p for p in DEFAULT_LAYER_PRUNE if p not in removed), *added)
+        return (*(p for p in DEFAULT_LAYER_PRUNE if "!" + p not in entries), *added)
+
+    def native_patterns(self) -> tuple[str, ...]:
+        return tuple(p for p in DEFAULT_NATIVE_PRUNE if "!" + p not in (self.value or ()))
 
 
 class LayerBytecodeField(StringField):
@@ -194,6 +223,7 @@ class ServerlessLayerTarget(Target):
         LayerPruneField,
         LayerBytecodeField,
         LayerEnvironmentField,
+        LayerAllowedLicensesField,
         LayerDependenciesField,
     )
     help = help_text(

@@ -342,14 +342,6 @@ class NativeClosure:
     # Those the runtime provides: built against, never shipped.
     provided: tuple[Address, ...] = ()
 
-    @property
-    def trees(self) -> tuple[Digest, ...]:
-        return tuple(tree for _, tree in self.libraries)
-
-    @property
-    def shipped_trees(self) -> tuple[Digest, ...]:
-        return tuple(tree for address, tree in self.libraries if address not in self.provided)
-
 
 @rule(desc="Build native libraries and their dependencies", level=LogLevel.DEBUG)
 async def build_native_closure(request: NativeClosureRequest) -> NativeClosure:

@@ -23,6 +23,10 @@ EPOCH = (1980, 1, 1, 0, 0, 0)
 SHARED_LIBRARY = re.compile(r"^(lib[A-Za-z0-9_+]+?)(?:-[0-9a-f]{8})*\.so(?:\.[0-9.]+)?$")
 DATA_FILES = ("proj.db",)
 LARGE = 64 * 1024
+# Licence texts and notices are never pruned: a native tree's `share/licenses/<component>/`, and a
+# distribution's `*.dist-info/licenses/` and LICENSE/COPYING/NOTICE/AUTHORS files.
+LICENCE_DIR = "share/licenses/"
+LICENCE_NAME = re.compile(r"(LICEN[CS]E|COPYING|NOTICE|AUTHORS)", re.IGNORECASE)
 
 
 def canonical(name):
@@ -106,7 +110,19 @@ def duplicates(groups):
     return sorted((name, sorted(paths)) for name, paths in groups.items() if len(paths) > 1)
 
 
+def licence_file(rel_path):
+    if rel_path.startswith(LICENCE_DIR):
+        return True
+    parts = rel_path.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if part.endswith(".dist-info"):
+            return parts[i + 1] == "licenses" or bool(LICENCE_NAME.match(parts[-1]))
+    return False
+
+
 def pruned(rel_path, patterns):
+    if licence_file(rel_path):
+        return False
     parts = rel_path.split("/")
     for pattern in patterns:
         if pattern.startswith("/"):

@@ -148,3 +148,40 @@ def test_report_names_what_each_distribution_ships_and_the_importable_modules(tm
     assert report["distribution_paths"] == {"click": ["python/click-8.1.7.dist-info/", "python/click/"]}
     assert report["modules"] == ["_cffi_backend", "click", "google", "six"]
     assert "json" in report["stdlib"] and "os" in report["stdlib"] and "click" not in report["stdlib"]
+
+
+def test_licences_survive_every_prune_pattern_and_native_helpers_go(tmp_path: Path) -> None:
+    from serverless_gis.layer.target_types import DEFAULT_LAYER_PRUNE, DEFAULT_NATIVE_PRUNE
+
+    src, native = tmp_path / "tree", tmp_path / "native"
+    write(src, "geo/__init__.py", "")
+    write(src, "geo/README.md", "docs")
+    write(src, "geo-1.0.dist-info/METADATA", "Metadata-Version: 2.4\nName: geo\nVersion: 1.0\n\n")
+    write(src, "geo-1.0.dist-info/licenses/LICENSE.md", "MIT text")
+    write(src, "geo-1.0.dist-info/AUTHORS.rst", "authors")
+    write(src, "geo-1.0.dist-info/RECORD", "geo/__init__.py,,\n")
+    write(native, "lib/libtinya.so.1", "\x7fELF")
+    write(native, "bin/gdal-config", "#!/bin/sh\n")
+    write(native, "bin/wcurl", "#!/bin/sh\n")
+    write(native, "bin/gdalinfo", "\x7fELF")
+    write(native, "share/bash-completion/completions/gdalinfo", "complete")
+    write(native, "share/doc/tinya/README", "docs")
+    write(native, "share/licenses/tinya/LICENSE", "BSD text")
+    write(native, "share/licenses/tinya/notes.md", "notice")
+    out, _ = build(
+        tmp_path, src, "lic", "--prefix=python/", "--mount=/opt", "--bytecode=none", f"--native-src={native}",
+        *(f"--prune={p}" for p in (*DEFAULT_LAYER_PRUNE, "licenses/", "LICENSE*")),
+        # Even a pattern naming the licence directory leaves it alone.
+        *(f"--native-prune={p}" for p in (*DEFAULT_NATIVE_PRUNE, "/share/", "*.md")),
+    )
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == [
+            "bin/gdalinfo",
+            "lib/libtinya.so.1",
+            "python/geo-1.0.dist-info/AUTHORS.rst",
+            "python/geo-1.0.dist-info/METADATA",
+            "python/geo-1.0.dist-info/licenses/LICENSE.md",
+            "python/geo/__init__.py",
+            "share/licenses/tinya/LICENSE",
+            "share/licenses/tinya/notes.md",
+        ]
