@@ -90,8 +90,9 @@ def handler(event, context=None):
     capture.emit = lambda record: messages.append(record.getMessage())
     logging.getLogger("rasterio").addHandler(capture)
     url = f"/vsicurl/https://localhost:{server.server_address[1]}/grid.tif"
+    # rasterio sets GDAL_CURL_CA_BUNDLE to certifi's bundle, and GDAL prefers it to CURL_CA_BUNDLE.
     try:
-        with rasterio.Env(CURL_CA_BUNDLE=trusted, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
+        with rasterio.Env(GDAL_CURL_CA_BUNDLE=trusted, GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR"):
             with rasterio.open(url) as src:
                 band = src.read(1)
                 return {

@@ -32,7 +32,7 @@ def trees() -> dict[str, dict[str, str]]:
     found = {}
     for tree in sorted(p for p in NATIVE.glob("*/*") if p.is_dir()):
         found[tree.name] = {
-            str(f.relative_to(tree)): sha256(f.read_bytes()) for f in tree.rglob("*") if f.is_file() and not f.is_symlink()
+            str(f.relative_to(tree)): sha256(f.read_bytes()) for f in tree.rglob("*") if f.is_file()
         }
     return found
 

@@ -45,8 +45,8 @@ DEFAULT_LAYER_PRUNE = (
 )
 
 # Native install trees (paths from the layer root): what only matters when compiling against
-# them, and helpers nothing runs on Lambda (`gdal-config`, `curl-config`, curl's `wcurl`, shell
-# completions).
+# them, and programs nothing runs on Lambda (`gdal-config`, curl's `wcurl`, the SQLite shell PROJ's
+# build uses, shell completions).
 DEFAULT_NATIVE_PRUNE = (
     "/include/",
     "pkgconfig/",
@@ -55,8 +55,7 @@ DEFAULT_NATIVE_PRUNE = (
     "*.la",
     "/share/man/",
     "/share/doc/",
-    "/bin/*-config",
-    "/bin/wcurl",
+    "/bin/*",
     "/share/bash-completion/",
 )
 
@@ -149,7 +148,7 @@ class LayerPruneField(StringSequenceField):
     help = help_text(
         f"""
         Patterns of files left out of the layer's Python tree, added to the defaults; `!PATTERN`
-        removes a default one, of the Python tree or of the native tree (e.g. `!/bin/*-config` to
+        removes a default one, of the Python tree or of the native tree (e.g. `!/bin/*` to
         ship `gdal-config`). `name/` drops every directory of that name, `/name/` only the top-level
         one (console scripts in `/bin/` would carry a build machine's shebang); other patterns match
         a file name or its whole path (fnmatch). Licence files (`share/licenses/`, a distribution's

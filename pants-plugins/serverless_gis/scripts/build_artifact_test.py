@@ -176,7 +176,6 @@ def test_licences_survive_every_prune_pattern_and_native_helpers_go(tmp_path: Pa
     )
     with zipfile.ZipFile(out) as zf:
         assert sorted(zf.namelist()) == [
-            "bin/gdalinfo",
             "lib/libtinya.so.1",
             "python/geo-1.0.dist-info/AUTHORS.rst",
             "python/geo-1.0.dist-info/METADATA",
