@@ -6,6 +6,7 @@ each shipping target's licence texts are in share/licenses/, and no build-only t
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -72,3 +73,16 @@ def test_licences_ship_for_every_shipping_target(layer: dict[str, bytes], trees:
 
 def test_no_build_only_tools(layer: dict[str, bytes]) -> None:
     assert not [p for p in layer if p.startswith("bin/") or p.startswith("share/bash-completion/")]
+
+
+def test_sbom_names_the_component_of_every_library(layer: dict[str, bytes]) -> None:
+    bom = json.loads(Path("layers/geo/geo-aws-py313-x86_64.cdx.json").read_text())
+    owners: dict[str, list[str]] = {}
+    for component in bom["components"]:
+        for occurrence in (component.get("evidence") or {}).get("occurrences") or []:
+            owners.setdefault(occurrence["location"], []).append(component["name"])
+    elves = [p for p, data in layer.items() if p.startswith("lib/") and data[:4] == b"\x7fELF"]
+    assert elves and not [p for p in elves if len(owners.get(p, [])) != 1]
+    natives = {c["name"]: c for c in bom["components"] if c.get("purl", "").startswith("pkg:generic/")}
+    assert natives["openssl"]["version"] == "3.5.7"
+    assert {name for name in natives} == {p.split("/")[2] for p in layer if p.startswith("share/licenses/")}
