@@ -15,7 +15,7 @@ from tests.e2e.fixture_repo import executed, make_native_fixture_repo
 def test_builds_with_other_core_counts_share_cache_entries(tmp_path: Path) -> None:
     repo = make_native_fixture_repo(tmp_path / "repo", tmp_path / "store")
     one_core = repo.pants("--process-execution-local-parallelism=1", "package", "native::").output
-    assert executed(one_core, "Build native library") == ["native/tinya:tinya", "native/tinyb:tinyb"]
+    assert executed(one_core, "Build native library") == ["native/tinya:tinya", "native/tinyb:tinyb", "native/tinyp:tinyp"]
 
     two_cores = repo.pants("--process-execution-local-parallelism=2", "package", "native::").output
     assert executed(two_cores, "Build native library") == []

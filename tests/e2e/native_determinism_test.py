@@ -25,7 +25,7 @@ def test_native_org_builds_the_same_bytes_on_another_machine(tmp_path: Path) -> 
     assert os.cpu_count() and os.cpu_count() > 1, "needs 2+ CPUs to vary the CPU count"
     first = make_native_fixture_repo(tmp_path / "one" / "repo", tmp_path / "one" / "store")
     first_out = first.pants("package", "::").output
-    assert executed(first_out, "Build native library") == ["native/tinya:tinya", "native/tinyb:tinyb"]
+    assert executed(first_out, "Build native library") == ["native/tinya:tinya", "native/tinyb:tinyb", "native/tinyp:tinyp"]
     built = first.dist_files()
     assert any(p.startswith("native/tinyb/") for p in built) and any(p.endswith(".zip") for p in built)
 
@@ -33,7 +33,7 @@ def test_native_org_builds_the_same_bytes_on_another_machine(tmp_path: Path) -> 
     shutil.copytree(first.root, elsewhere, ignore=shutil.ignore_patterns("dist"))
     second = FixtureRepo(elsewhere, tmp_path / "two" / "store")
     second_out = second.pants("package", "::", wrap=OTHER_MACHINE).output
-    assert executed(second_out, "Build native library") == ["native/tinya:tinya", "native/tinyb:tinyb"]
+    assert executed(second_out, "Build native library") == ["native/tinya:tinya", "native/tinyb:tinyb", "native/tinyp:tinyp"]
     rebuilt = second.dist_files()
     assert sorted(rebuilt) == sorted(built)
     assert [p for p in built if built[p] != rebuilt[p]] == []

@@ -43,7 +43,7 @@ def test_remote_cache_scenarios(repo: FixtureRepo, server, tmp_path: Path) -> No
     # Machine 1: cold build, written to the remote cache.
     repo.store = tmp_path / "machine1"
     first = repo.pants(*remote(address), "package", "::").output
-    assert executed(first, NATIVE) == ["native/tinya:tinya", "native/tinyb:tinyb"]
+    assert executed(first, NATIVE) == ["native/tinya:tinya", "native/tinyb:tinyb", "native/tinyp:tinyp"]
     assert executed(first, LAYER) == ["layers/geo:geo", "layers/proj:proj"]
     built = repo.dist_files()
 

@@ -45,7 +45,7 @@ def test_every_zip_has_its_sbom_listing_what_it_ships(repo: FixtureRepo) -> None
 
     geo = read(repo, GEO_SBOM)
     natives = {c["name"]: c for c in geo["components"] if c["bom-ref"].startswith("native:")}
-    assert sorted(natives) == ["tinya", "tinyb"]
+    assert sorted(natives) == ["tinya", "tinyb", "tinyp"]
     for name, component in natives.items():
         source = sha256(repo.root / f"native/{name}/{name}.tar.gz")
         assert component["version"] == "1.0.0" and component["licenses"] == [{"license": {"id": "MIT"}}]
