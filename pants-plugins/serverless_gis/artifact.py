@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import pkgutil
+import os
 from dataclasses import dataclass
 
 from pants.core.util_rules.archive import ExtractedArchive, MaybeExtractArchiveRequest
@@ -25,6 +25,7 @@ from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
+from serverless_gis.resources import package_resource
 
 _SCRIPT = "__build_artifact.py"
 
@@ -68,6 +69,12 @@ class ZipArtifact:
     stdlib: tuple[str, ...] = ()
 
 
+def zip_stem(path: str) -> str:
+    """A zip's name without `.zip` (`<target name>-<runtime name>`): published layer and default
+    function names, SBOM names."""
+    return os.path.basename(path)[: -len(".zip")]
+
+
 def mib(n: int) -> str:
     if n < 1024 * 1024:
         return f"{n / 1024:.1f} KiB"
@@ -92,7 +99,7 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
     script = await Get(
         Digest,
         CreateDigest(
-            [FileContent(_SCRIPT, pkgutil.get_data("serverless_gis.scripts", "build_artifact.py"))]
+            [FileContent(_SCRIPT, package_resource("serverless_gis.scripts", "build_artifact.py"))]
         ),
     )
     digests = [request.tree, script]

@@ -65,7 +65,7 @@ def test_every_zip_has_its_sbom_listing_what_it_ships(repo: FixtureRepo) -> None
 
     # The function's SBOM refers to the layer it mounts by the layer SBOM's serial number.
     raster = read(repo, "functions/raster/raster-x86_64.cdx.json")
-    [layer] = [c for c in raster["components"] if c["bom-ref"] == "layer:geo-x86_64"]
+    [layer] = [c for c in raster["components"] if c["bom-ref"] == "layer:layers/geo:geo"]
     serial = geo["serialNumber"][len("urn:uuid:"):]
     assert layer["externalReferences"][0]["url"] == f"urn:cdx:{serial}/1#geo-x86_64"
 
@@ -100,7 +100,9 @@ def test_advisory_gate(repo: FixtureRepo, tmp_path: Path) -> None:
     assert found.returncode != 0, found.output
     assert f"geo-x86_64 (layers/geo:geo): advisories in {url}" in found.output
     assert f"six 1.17.0 (pkg:pypi/six@1.17.0): {PLANTED['id']}" in found.output
-    assert "proj-x86_64 (layers/proj:proj): 1 component, no advisories" in found.output
+    # Only PyPI is asked about by default: the natives' pkg:generic purls are listed as not checked.
+    assert "proj-x86_64 (layers/proj:proj): 0 components, no advisories" in found.output
+    assert "proj-x86_64 (layers/proj:proj): NOT checked: tinya (pkg:generic is not among the service's purl_types)" in found.output
 
     # The server is gone: never "no advisories", and not the earlier run's answer either.
     stopped = repo.pants(f"--serverless-advisories-url={url}", "advisories", "::", check=False)

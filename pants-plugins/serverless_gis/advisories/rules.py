@@ -64,7 +64,13 @@ class AdvisoryReport:
 async def check_advisories(request: AdvisoryCheckRequest, subsystem: AdvisoriesSubsystem) -> AdvisoryReport:
     url = subsystem.url
     assert url, "callers check that the service is configured"
-    job = {"url": url, "timeout": subsystem.timeout_seconds, "sboms": list(request.paths)}
+    subsystem.validate()
+    job = {
+        "url": url,
+        "timeout": subsystem.timeout_seconds,
+        "purl_types": sorted(subsystem.purl_types),
+        "sboms": list(request.paths),
+    }
     job_digest, env = await MultiGet(
         Get(Digest, CreateDigest([FileContent(JOB, json.dumps(job).encode())])),
         Get(EnvironmentVars, EnvironmentVarsRequest(HTTP_ENV_VARS)),
@@ -128,13 +134,18 @@ def print_report(console: Console, report: AdvisoryReport) -> None:
             console.print_stderr(f"{console.sigil_succeeded()} {name}: {n} component{'' if n == 1 else 's'}, no advisories")
         if a["unchecked"]:
             console.print_stderr(
-                f"{console.sigil_skipped()} {name}: NOT checked (no version to query): "
-                + ", ".join(u["component"] for u in a["unchecked"])
+                f"{console.sigil_skipped()} {name}: NOT checked: "
+                + ", ".join(f"{u['component']} ({u['reason']})" for u in a["unchecked"])
             )
 
 
 @goal_rule
 async def advisories(console: Console, subsystem: AdvisoriesSubsystem, targets: Targets) -> AdvisoriesGoal:
+    try:
+        subsystem.validate()
+    except ValueError as e:
+        console.print_stderr(f"{console.sigil_failed()} {e}")
+        return AdvisoriesGoal(1)
     if not subsystem.url:
         message = "No advisory service is configured (`[serverless-advisories].url`): nothing was checked."
         if subsystem.required:
@@ -157,17 +168,22 @@ async def advisories(console: Console, subsystem: AdvisoriesSubsystem, targets: 
     print_report(console, report)
     failed = report.findings > 0
     if report.error or report.unchecked:
-        what = (
-            f"The advisory service could not be asked: {report.error}. The components of {len(paths)} SBOMs "
-            "were NOT checked; this is no clean result."
-            if report.error
-            else f"{report.unchecked} components were NOT checked (no version)."
-        )
+        if report.error:
+            what = (
+                f"The advisory service could not be asked: {report.error}. The components of {len(paths)} "
+                "SBOMs were NOT checked; this is no clean result."
+            )
+            fix = "make the service reachable from this machine (its URL, a proxy, CA certificates)"
+        else:
+            what = f"{report.unchecked} components were NOT checked (listed above)."
+            fix = (
+                "give every native_library a `version`, and list in `[serverless-advisories].purl_types` "
+                "the package-URL types the service really indexes"
+            )
         if subsystem.required:
             console.print_stderr(
-                f"{console.sigil_failed()} {what} Fix: make the service reachable from this machine (its URL, "
-                "a proxy, CA certificates) and give every native_library a `version`; `required = false` "
-                "in `[serverless-advisories]` only warns."
+                f"{console.sigil_failed()} {what} Fix: {fix}; `required = false` in `[serverless-advisories]` "
+                "only warns."
             )
             failed = True
         else:

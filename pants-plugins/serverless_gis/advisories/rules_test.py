@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis.advisories.rules import AdvisoryCheckRequest, AdvisoryReport
 from serverless_gis.advisories.testutil import PLANTED, osv_server
@@ -23,10 +24,10 @@ def layer() -> tuple[RuleRunner, Sbom]:
     return runner, sbom
 
 
-def check(layer: tuple[RuleRunner, Sbom], url: str) -> AdvisoryReport:
+def check(layer: tuple[RuleRunner, Sbom], url: str, *options: str) -> AdvisoryReport:
     runner, sbom = layer
     # A new session, as a new `./pants advisories` run is.
-    set_tool_options(runner, "--python-resolves={'x86_64': 'x86_64.lock'}", f"--serverless-advisories-url={url}")
+    set_tool_options(runner, "--python-resolves={'x86_64': 'x86_64.lock'}", f"--serverless-advisories-url={url}", *options)
     return runner.request(AdvisoryReport, [AdvisoryCheckRequest(sbom.digest, (sbom.path,))])
 
 
@@ -36,8 +37,12 @@ def test_planted_advisory_is_found_then_a_stopped_server_fails_clearly(layer, tm
     assert report.error is None
     [artifact] = report.artifacts
     assert (artifact["artifact"], artifact["target"]) == ("geo-x86_64", "layers:geo")
-    # Every component with a version was asked about: tinya, tinyb, six and the built geo.
-    assert artifact["checked"] == 4 and artifact["unchecked"] == []
+    # The PyPI components were asked about (six and the built geo); the natives' pkg:generic purls
+    # are listed as not checked, since a service that does not index a type answers "no advisories".
+    assert artifact["checked"] == 2
+    assert artifact["unchecked"] == [
+        {"component": name, "reason": "pkg:generic is not among the service's purl_types"} for name in ("tinya", "tinyb")
+    ]
     assert artifact["findings"] == [
         {"component": "six", "version": "1.17.0", "purl": "pkg:pypi/six@1.17.0", "advisories": [PLANTED["id"]]}
     ]
@@ -60,4 +65,26 @@ def test_an_http_error_is_not_a_clean_result(layer, tmp_path: Path) -> None:
 def test_a_clean_layer_has_no_findings(layer, tmp_path: Path) -> None:
     with osv_server(tmp_path, records=()) as url:
         report = check(layer, url)
-    assert report.error is None and report.findings == 0 and report.artifacts[0]["checked"] == 4
+    assert report.error is None and report.findings == 0 and report.artifacts[0]["checked"] == 2
+
+
+NATIVE_ADVISORY = {
+    "id": "OSV-TEST-2026-0043",
+    "summary": "Planted for tests",
+    "modified": "2026-11-30T00:00:00Z",
+    "affected": [{"package": {"purl": "pkg:generic/tinya"}, "versions": ["1.2.3"]}],
+}
+
+
+def test_natives_are_asked_about_when_the_service_indexes_generic_purls(layer, tmp_path: Path) -> None:
+    with osv_server(tmp_path, records=(NATIVE_ADVISORY,)) as url:
+        report = check(layer, url, "--serverless-advisories-purl-types=['pypi', 'generic']")
+    [artifact] = report.artifacts
+    assert artifact["checked"] == 4 and artifact["unchecked"] == []
+    [finding] = artifact["findings"]
+    assert (finding["component"], finding["version"], finding["advisories"]) == ("tinya", "1.2.3", ["OSV-TEST-2026-0043"])
+
+
+def test_a_url_without_a_scheme_fails_naming_the_option(layer) -> None:
+    with pytest.raises(ExecutionError, match=r"`\[serverless-advisories\].url` must be an http:// or https:// URL, got 'osv.example'"):
+        check(layer, "osv.example")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pants.option.option_types import BoolOption, IntOption, StrOption
+from pants.option.option_types import BoolOption, IntOption, StrListOption, StrOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
 
@@ -36,4 +36,24 @@ class AdvisoriesSubsystem(Subsystem):
             """
         ),
     )
-    timeout_seconds = IntOption(default=30, advanced=True, help="Timeout of each request to the service.")
+    purl_types = StrListOption(
+        default=["pypi"],
+        help=help_text(
+            """
+            Package-URL types the service has advisories for; components of other types are listed
+            as NOT checked. OSV.dev answers a type it does not index (such as the `pkg:generic` of
+            `native_library` components) with no advisories, which would read as clean. Add
+            `generic` when the org's service indexes native components by their `pkg:generic` purl.
+            """
+        ),
+    )
+    timeout_seconds = IntOption(default=30, advanced=True, help="Timeout of each request to the service (at least 1).")
+
+    def validate(self) -> None:
+        """Raises ValueError naming the option and the fix."""
+        if self.url and not self.url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"`[serverless-advisories].url` must be an http:// or https:// URL, got {self.url!r}."
+            )
+        if self.timeout_seconds < 1:
+            raise ValueError(f"`[serverless-advisories].timeout_seconds` must be at least 1, got {self.timeout_seconds}.")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import pkgutil
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+from serverless_gis.resources import package_resource
 
 # One planted advisory: six 1.17.0, which the test layers really ship.
 PLANTED = {
@@ -25,7 +26,7 @@ def osv_server(workdir: Path, records: tuple[dict, ...] = (PLANTED,)) -> Iterato
     """Serve `records`; yields the base URL (`http://127.0.0.1:<port>`)."""
     workdir.mkdir(parents=True, exist_ok=True)
     script, data, port_file = workdir / "osv_server.py", workdir / "advisories.json", workdir / "port"
-    script.write_bytes(pkgutil.get_data("serverless_gis.advisories", "osv_server.py") or b"")
+    script.write_bytes(package_resource("serverless_gis.advisories", "osv_server.py"))
     data.write_text(json.dumps(list(records)))
     port_file.unlink(missing_ok=True)
     server = subprocess.Popen([sys.executable, str(script), "--advisories", str(data), "--port-file", str(port_file)])

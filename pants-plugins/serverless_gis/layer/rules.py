@@ -42,6 +42,8 @@ from serverless_gis.layer.target_types import (
     LayerSizeBudgetMbField,
 )
 from serverless_gis.licenses.rules import LicenseGate, LicenseGateRequest
+from serverless_gis.bindings.target_types import BindingsNativesField
+from serverless_gis.native.closure import NativeClosureTargets, NativeClosureTargetsRequest
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
@@ -110,18 +112,32 @@ def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
 
 
 async def layer_natives(
-    address: Address, specs: tuple[str, ...], bindings: tuple[BuiltBindings, ...]
+    shipped: tuple[Address, ...], specs: tuple[str, ...], owner: Address, bindings: tuple[BuiltBindings, ...]
 ) -> tuple[tuple[Address, Digest], ...]:
-    """The layer's native libraries, those its bindings link, and all they need that the runtime
-    does not provide (`runtime_provided`), by address."""
+    """The built trees of `shipped` (see `shipped_native_targets`): the layer's natives (`specs`),
+    those its bindings link, and all they need that the runtime does not provide."""
     natives = dict(lib for b in bindings for lib in b.natives.libraries)
-    provided = {a for b in bindings for a in b.natives.provided}
     if specs:
-        targets = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, address)))
-        closure_ = await Get(NativeClosure, NativeClosureRequest(Targets(targets.targets)))
-        natives.update(closure_.libraries)
-        provided.update(closure_.provided)
-    return tuple(sorted(((a, t) for a, t in natives.items() if a not in provided), key=lambda kv: kv[0].spec))
+        targets = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, owner)))
+        natives.update((await Get(NativeClosure, NativeClosureRequest(Targets(targets.targets)))).libraries)
+    return tuple((a, natives[a]) for a in shipped)
+
+
+async def shipped_native_targets(field_set: ServerlessLayerFieldSet, runtime: Address) -> tuple[Address, ...]:
+    """The native libraries the layer ships, from the targets alone: its natives, those of its
+    bindings for `runtime`, and everything they link that the runtime does not provide, by address."""
+    bindings = await Get(ReferencedTargets, ReferencesRequest.of(field_set.bindings, runtime=runtime))
+    roots = await MultiGet(
+        Get(ReferencedTargets, ReferencesRequest.of(field))
+        for field in (
+            *(t[BindingsNativesField] for t in bindings.targets),
+            *((field_set.natives,) if field_set.natives.value else ()),
+        )
+    )
+    closure_ = await Get(
+        NativeClosureTargets, NativeClosureTargetsRequest(Targets(t for r in roots for t in r.targets))
+    )
+    return closure_.shipped
 
 
 async def lock_requirements(requirements: tuple[str, ...], resolve: str, built: set[str]) -> tuple[str, ...]:
@@ -141,6 +157,12 @@ async def build_layer(
     address = field_set.address
     runtime = await Get(ServerlessRuntime, RuntimeRequest, RuntimeRequest.of(field_set.runtime))
     resolve = field_set.resolve.value or runtime.resolve
+    # Licences first: a component the layer may not ship fails before anything is compiled.
+    shipped = await shipped_native_targets(field_set, runtime.address)
+    if shipped:
+        await Get(
+            LicenseGate, LicenseGateRequest(address, shipped, tuple(field_set.allowed_licenses.value or ()))
+        )
     # Bindings are built for one runtime; the layer's other runtimes use the lockfile's wheels.
     bindings = (
         await Get(
@@ -159,12 +181,7 @@ async def build_layer(
     stack = mount_order(base_built)
     provided = provided_distributions(address, stack)
     check_shared_files(address, stack)
-    natives = await layer_natives(address, field_set.natives.value or (), bindings)
-    if natives:
-        await Get(
-            LicenseGate,
-            LicenseGateRequest(address, tuple(a for a, _ in natives), tuple(field_set.allowed_licenses.value or ())),
-        )
+    natives = await layer_natives(shipped, field_set.natives.value or (), address, bindings)
     wheels = await Get(Digest, MergeDigests(b.wheels for b in bindings)) if bindings else None
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)

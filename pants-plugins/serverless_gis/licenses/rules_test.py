@@ -9,8 +9,9 @@ from pants.engine.addresses import Address
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
+from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
 from serverless_gis.licenses.rules import LicenseGate, LicenseGateRequest
-from serverless_gis.testutil import set_tool_options
+from serverless_gis.testutil import RUNTIMES_BUILD, set_tool_options
 
 LAYER = Address("layers", target_name="geo")
 ALLOWED = ("MIT", "BSD-3-Clause", "lgpl-2.1-or-later")  # ids compare case-insensitively
@@ -28,7 +29,12 @@ LICENSES = {
 @pytest.fixture(scope="module")
 def rule_runner() -> RuleRunner:
     runner = RuleRunner(
-        rules=[*register.rules(), QueryRule(LicenseGate, [LicenseGateRequest])], target_types=register.target_types()
+        rules=[
+            *register.rules(),
+            QueryRule(LicenseGate, [LicenseGateRequest]),
+            QueryRule(BuiltLayer, [ServerlessLayerFieldSet]),
+        ],
+        target_types=register.target_types(),
     )
     runner.write_files(
         {
@@ -99,3 +105,20 @@ def test_missing_and_invalid_licences_fail(rule_runner: RuleRunner) -> None:
 def test_an_unknown_id_in_the_allow_list_fails(rule_runner: RuleRunner) -> None:
     message = gate_error(rule_runner, "mit", opt_in=("GPL-2.0-orlater",))
     assert "its `allowed_licenses` lists `GPL-2.0-orlater`: not on the SPDX licence list" in message
+
+
+def test_a_layer_fails_the_gate_before_anything_is_built(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "runtimes/BUILD": RUNTIMES_BUILD,
+            "runtimes/x86_64.json": "{}",
+            "runtimes/arm64.json": "{}",
+            "layers/BUILD": 'serverless_layer(name="gpl", runtime="//runtimes:x86_64", natives=["//native:mit", "//native:gpl"])\n',
+        }
+    )
+    # Neither the toolchain's lockfile nor the sources exist here: any build would fail first.
+    layer = rule_runner.get_target(Address("layers", target_name="gpl"))
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.request(BuiltLayer, [ServerlessLayerFieldSet.create(layer)])
+    assert "layers:gpl: the layer's native components fail the licence gate" in str(exc.value)
+    assert "native:gpl: GPL-2.0-or-later" in str(exc.value)

@@ -36,6 +36,7 @@ from pants.engine.target import (
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
+from serverless_gis.native import closure
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.references import FieldReference, target_of_type
@@ -313,8 +314,6 @@ class BuiltNativeLibrary:
     address: Address
     tree: Digest  # lib/, include/, share/ as installed under /opt
     closure: tuple[tuple[Address, Digest], ...]  # transitive native dependencies, sorted
-    # This library and those of its closure that the runtime provides (`runtime_provided`).
-    provided: tuple[Address, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -339,8 +338,6 @@ class NativeClosure:
     """Built trees of some native libraries and of all they depend on, sorted by address."""
 
     libraries: tuple[tuple[Address, Digest], ...]
-    # Those the runtime provides: built against, never shipped.
-    provided: tuple[Address, ...] = ()
 
 
 @rule(desc="Build native libraries and their dependencies", level=LogLevel.DEBUG)
@@ -353,10 +350,7 @@ async def build_native_closure(request: NativeClosureRequest) -> NativeClosure:
     for lib in built:
         trees.update(lib.closure)
         trees[lib.address] = lib.tree
-    provided = {a for lib in built for a in lib.provided}
-    return NativeClosure(
-        tuple(sorted(trees.items(), key=lambda kv: kv[0].spec)), tuple(sorted(provided, key=lambda a: a.spec))
-    )
+    return NativeClosure(tuple(sorted(trees.items(), key=lambda kv: kv[0].spec)))
 
 
 def build_system_options(field_set: NativeLibraryFieldSet) -> tuple[str, ...]:
@@ -437,8 +431,7 @@ async def build_native_library(
         parallel=True,
     )
     tree = await Get(Digest, RemovePrefix(result.output_digest, "out"))
-    provided = (*closure.provided, *((address,) if field_set.runtime_provided.value else ()))
-    built = BuiltNativeLibrary(address, tree, closure_items, provided)
+    built = BuiltNativeLibrary(address, tree, closure_items)
     if field_set.smoke_source.value:
         await Get(NativeSmokeResult, NativeSmokeRequest(field_set, built, image))
     return built
@@ -523,4 +516,4 @@ async def package_native_library(field_set: NativeLibraryFieldSet) -> BuiltPacka
 
 
 def rules():
-    return (*collect_rules(), UnionRule(PackageFieldSet, NativeLibraryFieldSet))
+    return (*collect_rules(), *closure.rules(), UnionRule(PackageFieldSet, NativeLibraryFieldSet))

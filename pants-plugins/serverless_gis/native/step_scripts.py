@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import pkgutil
-
 from pants.engine.fs import CreateDigest, Digest, FileContent
 from pants.engine.rules import Get
+from serverless_gis.resources import package_resource
 
 # Where they sit in a process sandbox (mounted at /work in containers).
 STEPS_DIR = "__steps"
@@ -20,7 +19,6 @@ async def step_scripts(*names: str) -> Digest:
     scripts it runs, so editing one re-keys only the steps that run it."""
     files = []
     for name in names:
-        content = pkgutil.get_data("serverless_gis.native", f"steps/{name}")
-        assert content is not None, name
+        content = package_resource("serverless_gis.native", f"steps/{name}")
         files.append(FileContent(step_path(name), content, is_executable=name.endswith(".sh")))
     return await Get(Digest, CreateDigest(files))

@@ -34,6 +34,7 @@ from pants.engine.target import (
     WrappedTargetRequest,
 )
 from pants.engine.unions import UnionRule
+from serverless_gis.artifact import zip_stem
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.layer.rules import BuiltLayer, ServerlessLayerFieldSet
 from serverless_gis.layer.target_types import ServerlessLayerTarget
@@ -61,11 +62,6 @@ def lambda_runtime(provider: str, python: str, address: Address) -> str:
             "`aws` only. Fix: leave this target out of `publish`/`experimental-deploy`."
         )
     return f"python{python}"
-
-
-def zip_stem(path: str) -> str:
-    """Layer and default function names: the zip's name, `<target name>-<runtime name>`."""
-    return os.path.basename(path)[: -len(".zip")]
 
 
 async def built_packages(address: Address) -> tuple[BuiltPackage, ...]:

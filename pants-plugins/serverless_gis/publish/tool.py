@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pkgutil
 from dataclasses import dataclass
 
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
@@ -14,6 +13,7 @@ from pants.engine.fs import CreateDigest, Digest, FileContent, MergeDigests
 from pants.engine.process import InteractiveProcess, Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from serverless_gis.publish.subsystem import AWS_ENV_VARS, ServerlessPublishSubsystem
+from serverless_gis.resources import package_resources_digest
 
 SCRIPTS = ("lambda_publish.py", "lambda_plan.py")
 JOB_FILE = "__serverless_publish_job.json"
@@ -56,13 +56,7 @@ async def lambda_tool_process(
     build_root: BuildRoot,
     dist_dir: DistDir,
 ) -> InteractiveProcess:
-    scripts = await Get(
-        Digest,
-        CreateDigest(
-            FileContent(name, pkgutil.get_data("serverless_gis.publish.aws", name) or b"")
-            for name in SCRIPTS
-        ),
-    )
+    scripts = await package_resources_digest("serverless_gis.publish.aws", SCRIPTS)
     job = {
         **json.loads(request.job),
         "settings": settings(subsystem),

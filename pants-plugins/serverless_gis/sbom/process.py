@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import pkgutil
 from dataclasses import dataclass
 
 from pants.backend.python.util_rules.pex import PexRequest, VenvPex, VenvPexProcess
-from pants.engine.fs import CreateDigest, Digest, FileContent
+from pants.engine.fs import Digest
 from pants.engine.process import Process, ProcessCacheScope
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
+from serverless_gis.resources import package_resources_digest
 from serverless_gis.sbom.subsystem import SbomTool
 
 SCRIPTS = ("serverless_sbom.py", "cyclonedx_sbom.py", "license_gate.py", "osv_advisories.py")
@@ -28,12 +28,7 @@ class SbomToolRequest:
 
 @rule(level=LogLevel.DEBUG)
 async def sbom_tool_process(request: SbomToolRequest, tool: SbomTool) -> Process:
-    scripts = await Get(
-        Digest,
-        CreateDigest(
-            FileContent(name, pkgutil.get_data("serverless_gis.sbom.scripts", name) or b"") for name in SCRIPTS
-        ),
-    )
+    scripts = await package_resources_digest("serverless_gis.sbom.scripts", SCRIPTS)
     venv = await Get(VenvPex, PexRequest, tool.to_pex_request(sources=scripts))
     return await Get(
         Process,

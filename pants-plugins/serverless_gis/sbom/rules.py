@@ -27,7 +27,7 @@ from pants.engine.process import ProcessResult
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import Targets
 from pants.util.logging import LogLevel
-from serverless_gis.artifact import ZipArtifact
+from serverless_gis.artifact import ZipArtifact, zip_stem
 from serverless_gis.native.rules import NativeSource, NativeSourceRequest
 from serverless_gis.native.target_types import NativeLicenseField, NativeSourceField, NativeVersionField
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
@@ -140,7 +140,7 @@ async def write_sbom(request: SbomRequest) -> Sbom:
     )
     shipped = {canonicalize_name(name) for name in artifact.distributions}
     out = sbom_path(artifact.path)
-    name = os.path.basename(artifact.path)[: -len(".zip")]
+    name = zip_stem(artifact.path)
     job = {
         "kind": request.kind,
         "target": str(request.owner),
@@ -166,7 +166,7 @@ async def write_sbom(request: SbomRequest) -> Sbom:
                 "sha256": s.sha256,
                 "serial": s.serial[len("urn:uuid:") :],
                 "bom_ref": s.bom_ref,
-                "sbom": os.path.basename(s.path),
+                "sbom": s.path,
             }
             for s in request.layers
         ],

@@ -3,6 +3,7 @@ real zip step, and checked against the CycloneDX schema by cyclonedx-python-lib'
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -163,8 +164,7 @@ def test_the_schema_validator_accepts_ours_and_rejects_a_broken_document(rule_ru
     assert "gizmo" in broken.stderr.decode()
 
 
-def test_function_sbom_lists_its_zip_and_refers_to_its_layers(rule_runner: RuleRunner) -> None:
-    _, layer = layer_sbom(rule_runner)
+def function_sbom(rule_runner: RuleRunner, layers: tuple[Sbom, ...]) -> Sbom:
     tree = digest(
         rule_runner,
         {
@@ -183,25 +183,39 @@ def test_function_sbom_lists_its_zip_and_refers_to_its_layers(rule_runner: RuleR
             )
         ],
     )
-    sbom = rule_runner.request(
+    return rule_runner.request(
         Sbom,
         [
             SbomRequest(
                 owner=Address("functions/fn", target_name="fn"), kind="function", artifact=artifact,
-                runtime="AWS Lambda Python 3.13 x86_64", resolve="x86_64", python_prefix="", layers=(layer,),
+                runtime="AWS Lambda Python 3.13 x86_64", resolve="x86_64", python_prefix="", layers=layers,
             )
         ],
     )
+
+
+def test_function_sbom_lists_its_zip_and_refers_to_its_layers(rule_runner: RuleRunner) -> None:
+    _, layer = layer_sbom(rule_runner)
+    sbom = function_sbom(rule_runner, (layer,))
     doc = document(rule_runner, sbom)
     assert sbom.path == "functions/fn/fn-x86_64.cdx.json"
     assert doc["metadata"]["component"]["type"] == "application"
     components = by_ref(doc)
-    assert sorted(components) == ["layer:geo-x86_64", "pkg:pypi/six@1.17.0"]
+    assert sorted(components) == ["layer:layers:geo", "pkg:pypi/six@1.17.0"]
     assert components["pkg:pypi/six@1.17.0"]["hashes"] == [{"alg": "SHA-256", "content": SIX_SHA256}]
-    mounted = components["layer:geo-x86_64"]
+    mounted = components["layer:layers:geo"]
     assert mounted["hashes"] == [{"alg": "SHA-256", "content": layer.sha256}]
     serial = layer.serial[len("urn:uuid:"):]
     assert mounted["externalReferences"] == [
-        {"type": "bom", "url": f"urn:cdx:{serial}/1#geo-x86_64", "comment": "geo-x86_64.cdx.json"}
+        {"type": "bom", "url": f"urn:cdx:{serial}/1#geo-x86_64", "comment": "layers/geo-x86_64.cdx.json"}
     ]
     assert {"name": "serverless-gis:target", "value": str(LAYER)} in mounted["properties"]
+
+
+def test_layers_with_the_same_zip_name_get_distinct_references(rule_runner: RuleRunner) -> None:
+    # Two teams may both name a layer `geo`: the references must not collide, since cyclonedx-python-lib
+    # would then make one up at random and the bytes would change from run to run.
+    _, layer = layer_sbom(rule_runner)
+    other = dataclasses.replace(layer, owner=Address("team/maps", target_name="geo"), path="team/maps/geo-x86_64.cdx.json")
+    doc = document(rule_runner, function_sbom(rule_runner, (layer, other)))
+    assert sorted(c["bom-ref"] for c in doc["components"]) == ["layer:layers:geo", "layer:team/maps:geo", "pkg:pypi/six@1.17.0"]

@@ -19,6 +19,7 @@ Job (JSON, written by serverless_gis/sbom/rules.py):
   locked          {canonical name: [{url, sha256}]}: the lockfile's artifacts of each distribution
   built           {canonical name: {filename, sha256}}: wheels built from source for the zip
   layers          [{target, name, zip, sha256, serial, bom_ref, sbom}]: layers a function mounts
+                  (`sbom`: the layer SBOM's path in dist/)
 """
 
 from __future__ import annotations
@@ -196,7 +197,7 @@ def python_component(dist: dict, job: dict) -> Component:
 def layer_component(layer: dict) -> Component:
     return Component(
         type=ComponentType.LIBRARY,
-        bom_ref=f"layer:{layer['name']}",
+        bom_ref=f"layer:{layer['target']}",
         name=layer["name"],
         hashes=sha256(layer["sha256"]),
         external_references=[
@@ -235,6 +236,11 @@ def build(job: dict) -> Bom:
         *(python_component(d, job) for d in dists),
         *(layer_component(layer) for layer in job["layers"]),
     ]
+    refs = [c.bom_ref.value for c in components]
+    repeated = sorted({r for r in refs if refs.count(r) > 1})
+    if repeated:
+        # cyclonedx-python-lib would replace a repeated reference with a random one: different bytes every run.
+        raise SystemExit(f"SBOM of {job['target']}: components share a bom-ref: {', '.join(repeated)}")
     for component in components:
         bom.components.add(component)
     bom.register_dependency(root, components)

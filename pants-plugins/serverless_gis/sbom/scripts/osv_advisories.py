@@ -3,10 +3,10 @@ some CycloneDX SBOMs, by package URL.
 
 A service that cannot be reached, answers with an HTTP error or with something that is not an
 OSV batch answer is reported as `error`: the components were NOT checked, which the caller must
-never read as "no advisories". Components without a version cannot be queried; they are listed
-as `unchecked`.
+never read as "no advisories". Components without a version, or whose purl type the service does
+not index (`purl_types`), are listed as `unchecked` with the reason.
 
-Job: {"url", "timeout", "sboms": [paths]}. Report: {"url", "error", "artifacts": [{"sbom",
+Job: {"url", "timeout", "purl_types": [types], "sboms": [paths]}. Report: {"url", "error", "artifacts": [{"sbom",
 "artifact", "target", "checked", "unchecked": [...], "findings": [{"component", "version",
 "purl", "advisories": [ids]}]}]}.
 """
@@ -56,8 +56,6 @@ def query_batch(endpoint: str, purls: list[str], timeout: float) -> dict[str, li
     found: dict[str, list[str]] = {p: [] for p in purls}
     pending = [(p, None) for p in purls]
     for _ in range(MAX_PAGES):
-        if not pending:
-            return {p: sorted(set(ids)) for p, ids in found.items()}
         batch, pending = pending[:BATCH], pending[BATCH:]
         queries = [{"package": {"purl": p}, **({"page_token": token} if token else {})} for p, token in batch]
         answer = post(endpoint, {"queries": queries}, timeout)
@@ -67,9 +65,14 @@ def query_batch(endpoint: str, purls: list[str], timeout: float) -> dict[str, li
                 f"{endpoint} did not answer {len(batch)} queries with {len(batch)} results: {json.dumps(answer)[:200]}"
             )
         for (purl, _), result in zip(batch, results):
-            found[purl].extend(v["id"] for v in (result or {}).get("vulns", ()))
+            vulns = (result or {}).get("vulns", ()) if isinstance(result, (dict, type(None))) else None
+            if not isinstance(vulns, (list, tuple)) or not all(isinstance(v, dict) and "id" in v for v in vulns):
+                raise Unreachable(f"{endpoint} answered {purl} with something that is not OSV's: {json.dumps(result)[:200]}")
+            found[purl].extend(v["id"] for v in vulns)
             if (result or {}).get("next_page_token"):
                 pending.append((purl, result["next_page_token"]))
+        if not pending:
+            return {p: sorted(set(ids)) for p, ids in found.items()}
     raise Unreachable(f"{endpoint} kept paging past {MAX_PAGES} batches")
 
 
@@ -87,10 +90,16 @@ def check(job: dict) -> dict:
         root = sbom["metadata"]["component"]
         checkable, unchecked = [], []
         for component in sbom.get("components", ()):
-            if component.get("purl") and component.get("version"):
-                checkable.append((component, query_purl(component["purl"])))
-            elif component.get("purl"):
+            purl = component.get("purl")
+            if not purl:
+                continue
+            kind = PackageURL.from_string(purl).type
+            if kind not in job["purl_types"]:
+                unchecked.append({"component": component["name"], "reason": f"pkg:{kind} is not among the service's purl_types"})
+            elif not component.get("version"):
                 unchecked.append({"component": component["name"], "reason": "no version"})
+            else:
+                checkable.append((component, query_purl(purl)))
         wanted.update(purl for _, purl in checkable)
         artifacts.append(
             {
