@@ -22,6 +22,7 @@ from pants.util.logging import LogLevel
 from pants.engine.fs import PathGlobs
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib, unzip_into
 from serverless_gis.bindings.rules import BuiltBindings, RuntimeBindings, RuntimeBindingsRequest
+from serverless_gis.bindings.target_types import BindingsNativesField
 from serverless_gis.layer.stack import (
     check_requirements,
     check_shared_files,
@@ -42,7 +43,6 @@ from serverless_gis.layer.target_types import (
     LayerSizeBudgetMbField,
 )
 from serverless_gis.licenses.rules import LicenseGate, LicenseGateRequest
-from serverless_gis.bindings.target_types import BindingsNativesField
 from serverless_gis.native.closure import NativeClosureTargets, NativeClosureTargetsRequest
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
@@ -112,13 +112,13 @@ def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
 
 
 async def layer_natives(
-    shipped: tuple[Address, ...], specs: tuple[str, ...], owner: Address, bindings: tuple[BuiltBindings, ...]
+    shipped: tuple[Address, ...], field: LayerNativesField, bindings: tuple[BuiltBindings, ...]
 ) -> tuple[tuple[Address, Digest], ...]:
-    """The built trees of `shipped` (see `shipped_native_targets`): the layer's natives (`specs`),
+    """The built trees of `shipped` (see `shipped_native_targets`): the layer's natives (`field`),
     those its bindings link, and all they need that the runtime does not provide."""
     natives = dict(lib for b in bindings for lib in b.natives.libraries)
-    if specs:
-        targets = await Get(ReferencedTargets, ReferencesRequest.of(LayerNativesField(specs, owner)))
+    if field.value:
+        targets = await Get(ReferencedTargets, ReferencesRequest.of(field))
         natives.update((await Get(NativeClosure, NativeClosureRequest(Targets(targets.targets)))).libraries)
     return tuple((a, natives[a]) for a in shipped)
 
@@ -181,7 +181,7 @@ async def build_layer(
     stack = mount_order(base_built)
     provided = provided_distributions(address, stack)
     check_shared_files(address, stack)
-    natives = await layer_natives(shipped, field_set.natives.value or (), address, bindings)
+    natives = await layer_natives(shipped, field_set.natives, bindings)
     wheels = await Get(Digest, MergeDigests(b.wheels for b in bindings)) if bindings else None
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)
