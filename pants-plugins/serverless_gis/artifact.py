@@ -11,23 +11,22 @@ from pants.backend.python.util_rules.interpreter_constraints import InterpreterC
 from pants.backend.python.util_rules.pex_environment import PythonExecutable
 from pants.engine.fs import (
     AddPrefix,
-    CreateDigest,
     Digest,
     DigestContents,
     DigestEntries,
     DigestSubset,
-    FileContent,
     FileEntry,
     MergeDigests,
     PathGlobs,
+    RemovePrefix,
 )
 from pants.engine.process import Process, ProcessResult
 from pants.engine.rules import Get, collect_rules, rule
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
-from serverless_gis.resources import package_resource
+from serverless_gis.resources import package_resources_digest
 
-_SCRIPT = "__build_artifact.py"
+_SCRIPT = "build_artifact.py"
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,8 @@ class ZipArtifactRequest:
     native_prune: tuple[str, ...] = ()
     # Wheels installed over `src`, replacing any distribution of the same project.
     wheels: Digest | None = None
+    # Also return the Python files pruned away (to check imports against the unpruned tree).
+    keep_pruned: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,10 @@ class ZipArtifact:
     # Names importable from its import root, and those the runtime's standard library provides.
     modules: tuple[str, ...] = ()
     stdlib: tuple[str, ...] = ()
+    # Pruned files shipped anyway because a shipped module imports them: {zip path: importer}.
+    kept_for_imports: FrozenDict[str, str] = FrozenDict()
+    # With `keep_pruned`: the Python files left out, at their paths in the Python tree.
+    pruned: Digest | None = None
 
 
 def zip_stem(path: str) -> str:
@@ -96,12 +101,8 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
     python = await Get(
         PythonExecutable, InterpreterConstraints([request.interpreter_constraint])
     )
-    script = await Get(
-        Digest,
-        CreateDigest(
-            [FileContent(_SCRIPT, package_resource("serverless_gis.scripts", "build_artifact.py"))]
-        ),
-    )
+    # The script imports import_closure.py from its directory.
+    script = await package_resources_digest("serverless_gis.scripts", (_SCRIPT, "import_closure.py"))
     digests = [request.tree, script]
     native_args: tuple[str, ...] = ()
     if request.native_tree is not None:
@@ -114,6 +115,7 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
         wheel_args = tuple(sorted(f"--wheel=__wheels/{e.path}" for e in entries if isinstance(e, FileEntry)))
     input_digest = await Get(Digest, MergeDigests(digests))
     report = "__report.json"
+    pruned_dir = "__pruned"
     result = await Get(
         ProcessResult,
         Process(
@@ -129,9 +131,11 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
                 *(f"--prune={p}" for p in request.prune),
                 *native_args,
                 *wheel_args,
+                *([f"--pruned-out={pruned_dir}"] if request.keep_pruned else []),
             ),
             input_digest=input_digest,
             output_files=(request.output_path, report),
+            output_directories=(pruned_dir,) if request.keep_pruned else (),
             description=request.description,
             level=LogLevel.INFO,
             # On a remote cache hit, do not zip locally in parallel with the lookup.
@@ -147,6 +151,10 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
     )
     entries = await Get(DigestEntries, Digest, zip_digest)
     entry = next(e for e in entries if isinstance(e, FileEntry))
+    pruned = None
+    if request.keep_pruned:
+        only_pruned = await Get(Digest, DigestSubset(result.output_digest, PathGlobs([f"{pruned_dir}/**"])))
+        pruned = await Get(Digest, RemovePrefix(only_pruned, pruned_dir))
     return ZipArtifact(
         digest=zip_digest,
         path=request.output_path,
@@ -162,6 +170,8 @@ async def build_zip_artifact(request: ZipArtifactRequest) -> ZipArtifact:
         ),
         modules=tuple(data["modules"]),
         stdlib=tuple(data["stdlib"]),
+        kept_for_imports=FrozenDict(data["kept_for_imports"]),
+        pruned=pruned,
     )
 
 

@@ -77,6 +77,7 @@ class BuiltBindings:
     natives: NativeClosure
     toolchain: ToolchainImage  # where layers holding these wheels are audited
     policy: str
+    python: BuiltCPython  # the runtime's interpreter they are built for, which checks the layer's imports
 
 
 @dataclass(frozen=True)
@@ -248,7 +249,7 @@ async def build_bindings(
         parallel=True,
     )
     wheels = await Get(Digest, RemovePrefix(result.output_digest, "out"))
-    return BuiltBindings(address, wheels, FrozenDict(versions), natives, image, field_set.policy.value)
+    return BuiltBindings(address, wheels, FrozenDict(versions), natives, image, field_set.policy.value, python)
 
 
 @rule(desc="Resolve python_bindings for a runtime", level=LogLevel.DEBUG)

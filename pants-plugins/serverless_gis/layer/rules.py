@@ -23,6 +23,7 @@ from pants.engine.fs import PathGlobs
 from serverless_gis.artifact import ZipArtifact, ZipArtifactRequest, format_contributors, mib, unzip_into
 from serverless_gis.bindings.rules import BuiltBindings, RuntimeBindings, RuntimeBindingsRequest
 from serverless_gis.bindings.target_types import BindingsNativesField
+from serverless_gis.layer.imports import check_layer_imports
 from serverless_gis.layer.stack import (
     check_requirements,
     check_shared_files,
@@ -232,6 +233,7 @@ async def build_layer(
             native_tree=await Get(Digest, MergeDigests(tree for _, tree in natives)) if natives else None,
             native_prune=field_set.prune.native_patterns(),
             wheels=wheels,
+            keep_pruned=bool(bindings),
         ),
     )
     if artifact.duplicates:
@@ -246,6 +248,7 @@ async def build_layer(
         # Built wheels: check every ELF as Lambda will load it from /opt (its lib/ on the library
         # path): every DT_NEEDED resolves, no symbol over the policy's ceilings.
         toolchain, policy = bindings[0].toolchain, bindings[0].policy
+        unzipped = await unzip_into(artifact.digest, artifact.path, "layer")
         await run_in_image(
             native_build,
             toolchain,
@@ -255,12 +258,14 @@ async def build_layer(
                 "--lib-dir", "layer/lib",
             ),
             await Get(Digest, MergeDigests([
-                await unzip_into(artifact.digest, artifact.path, "layer"),
+                unzipped,
                 await Get(Digest, PathGlobs([policy])),
                 await step_scripts("elf_policy.py"),
             ])),
             description=f"Audit the ELF files of {address}",
         )
+        # Bindings come with the runtime's interpreter, which can import what the layer ships.
+        await check_layer_imports(native_build, address, runtime, artifact, unzipped, bindings[0])
     budget_mb = field_set.size_budget_mb.value
     budget = budget_mb * MIB if budget_mb is not None else runtime.max_unzipped_bytes
     if artifact.unzipped_bytes > budget:
@@ -301,6 +306,14 @@ async def package_layer(field_set: ServerlessLayerFieldSet) -> BuiltPackage:
                     *(
                         [f"    Stacked on: {', '.join(str(b.address) for b in layer.stack)}"]
                         if layer.stack
+                        else []
+                    ),
+                    *(
+                        [
+                            f"    Kept despite `prune`, imported by shipped modules: "
+                            + ", ".join(f"{path} ({importer})" for path, importer in artifact.kept_for_imports.items())
+                        ]
+                        if artifact.kept_for_imports
                         else []
                     ),
                 ),

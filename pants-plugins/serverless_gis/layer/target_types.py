@@ -22,7 +22,6 @@ DEFAULT_LAYER_PRUNE = (
     "/bin/",
     "tests/",
     "test/",
-    "testing/_private/",
     "__pycache__/",
     "*.pyc",
     "*.pyi",
@@ -150,8 +149,12 @@ class LayerPruneField(StringSequenceField):
         Patterns of files left out of the layer's Python tree, added to the defaults; `!PATTERN`
         removes a default one, of the Python tree or of the native tree (e.g. `!/bin/*` to
         ship `gdal-config`). `name/` drops every directory of that name, `/name/` only the top-level
-        one (console scripts in `/bin/` would carry a build machine's shebang); other patterns match
-        a file name or its whole path (fnmatch). Licence files (`share/licenses/`, a distribution's
+        one (console scripts in `/bin/` would carry a build machine's shebang), `a/b/` a `b` directory
+        inside an `a` one anywhere (each segment fnmatch); other patterns match a file name or its
+        whole path (fnmatch). Pruning never breaks an import: a pruned module that a shipped module
+        imports (by an import statement anywhere in its source, or `importlib.import_module` with a
+        literal name) ships anyway, with its packages, transitively (the build report lists them
+        under `kept_for_imports`). Licence files (`share/licenses/`, a distribution's
         `*.dist-info/licenses/`, `LICENSE*`, `COPYING*`, `NOTICE*`, `AUTHORS*`) are never pruned.
         Python defaults: {", ".join(f"`{p}`" for p in DEFAULT_LAYER_PRUNE)}. Native defaults (paths
         from the layer root): {", ".join(f"`{p}`" for p in DEFAULT_NATIVE_PRUNE)}.

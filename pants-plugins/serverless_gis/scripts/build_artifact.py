@@ -1,5 +1,6 @@
-"""Turn an installed tree into a deployable zip: install replacement wheels, prune, precompile
-bytecode, place native trees, check for duplicated libraries, zip deterministically.
+"""Turn an installed tree into a deployable zip: install replacement wheels, prune (keeping what
+kept modules import), precompile bytecode, place native trees, check for duplicated libraries, zip
+deterministically.
 
 Runs inside a Pants process with the runtime's Python (bytecode must match its version).
 Writes the zip and a JSON report (sizes, largest contributors, distributions found, duplicates).
@@ -17,6 +18,8 @@ import sys
 import sysconfig
 import zipfile
 from collections import defaultdict
+
+from import_closure import kept_for_imports
 
 EPOCH = (1980, 1, 1, 0, 0, 0)
 # `libgdal.so.36`, `libscipy_openblas64_-56d6093b.so`, `libgfortran-040039e1-0352e75f.so.5.0.0`
@@ -120,6 +123,14 @@ def licence_file(rel_path):
     return False
 
 
+def contains_segments(dirs, segments):
+    n = len(segments)
+    return any(
+        all(fnmatch.fnmatchcase(d, s) for d, s in zip(dirs[i : i + n], segments))
+        for i in range(len(dirs) - n + 1)
+    )
+
+
 def pruned(rel_path, patterns):
     if licence_file(rel_path):
         return False
@@ -130,8 +141,8 @@ def pruned(rel_path, patterns):
             if fnmatch.fnmatchcase(rel_path, pattern[1:] + ("*" if pattern.endswith("/") else "")):
                 return True
         elif pattern.endswith("/"):
-            # A directory name anywhere in the path.
-            if pattern[:-1] in parts[:-1]:
+            # A directory (`tests/`) or nested directories (`testing/_private/`) anywhere in the path.
+            if contains_segments(parts[:-1], pattern[:-1].split("/")):
                 return True
         elif fnmatch.fnmatchcase(parts[-1], pattern) or fnmatch.fnmatchcase(rel_path, pattern):
             return True
@@ -158,30 +169,45 @@ def pyc_path(rel_path, sourceless):
     return os.path.join(head, "__pycache__", name) if head else f"__pycache__/{name}"
 
 
-def collect(src, prefix, mount, patterns, bytecode):
+def tree_files(src):
+    return sorted(
+        os.path.relpath(os.path.join(dirpath, name), src).replace(os.sep, "/")
+        for dirpath, _, filenames in os.walk(src)
+        for name in filenames
+    )
+
+
+def collect(src, shipped, prefix, mount, bytecode):
     entries = {}  # zip path -> (bytes, mode)
-    for dirpath, dirnames, filenames in os.walk(src):
-        dirnames.sort()
-        for filename in sorted(filenames):
-            full = os.path.join(dirpath, filename)
-            rel = os.path.relpath(full, src).replace(os.sep, "/")
-            if pruned(rel, patterns):
-                continue
-            with open(full, "rb") as f:
-                data = f.read()
-            mode = 0o755 if os.stat(full).st_mode & 0o111 else 0o644
-            if rel.endswith(".py") and bytecode != "none":
-                try:
-                    pyc = unchecked_hash_pyc(data, f"{mount}/{prefix}{rel}")
-                except (SyntaxError, ValueError):
-                    pyc = None
-                if pyc is not None:
-                    sourceless = bytecode == "sourceless"
-                    entries[prefix + pyc_path(rel, sourceless)] = (pyc, 0o644)
-                    if sourceless:
-                        continue
-            entries[prefix + rel] = (data, mode)
+    for rel in shipped:
+        full = os.path.join(src, rel)
+        with open(full, "rb") as f:
+            data = f.read()
+        mode = 0o755 if os.stat(full).st_mode & 0o111 else 0o644
+        if rel.endswith(".py") and bytecode != "none":
+            try:
+                pyc = unchecked_hash_pyc(data, f"{mount}/{prefix}{rel}")
+            except (SyntaxError, ValueError):
+                pyc = None
+            if pyc is not None:
+                sourceless = bytecode == "sourceless"
+                entries[prefix + pyc_path(rel, sourceless)] = (pyc, 0o644)
+                if sourceless:
+                    continue
+        entries[prefix + rel] = (data, mode)
     return entries
+
+
+def copy_pruned(src, pruned_files, out):
+    """What the layer leaves out, so that the unpruned tree can be rebuilt beside it."""
+    os.makedirs(out, exist_ok=True)
+    for rel in pruned_files:
+        if rel.endswith(".pyc") or "__pycache__" in rel.split("/"):
+            continue
+        dest = os.path.join(out, rel)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        with open(os.path.join(src, rel), "rb") as f, open(dest, "wb") as g:
+            g.write(f.read())
 
 
 def runtime_name(names):
@@ -309,13 +335,20 @@ def main():
     parser.add_argument("--wheel", action="append", default=[], help="wheel replacing its project")
     parser.add_argument("--bytecode", choices=("sourceless", "alongside", "none"), required=True)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--pruned-out", help="directory to copy the pruned Python files to (no bytecode)")
     parser.add_argument("--report", required=True)
     args = parser.parse_args()
 
     if args.wheel:
         install_wheels(args.src, args.wheel)
     owned = distribution_paths(args.src, args.prefix)
-    entries = collect(args.src, args.prefix, args.mount.rstrip("/"), args.prune, args.bytecode)
+    files = tree_files(args.src)
+    pruned_files = {rel for rel in files if pruned(rel, args.prune)}
+    kept_back = kept_for_imports(args.src, files, pruned_files)
+    shipped = [rel for rel in files if rel not in pruned_files or rel in kept_back]
+    entries = collect(args.src, shipped, args.prefix, args.mount.rstrip("/"), args.bytecode)
+    if args.pruned_out:
+        copy_pruned(args.src, sorted(pruned_files - set(kept_back)), args.pruned_out)
     if args.native_src:
         for path, entry in collect_native(args.native_src, args.native_prune).items():
             if path in entries:
@@ -335,6 +368,8 @@ def main():
         "shared_files": {name: sorted(paths) for name, paths in sorted(shared.items())},
         "modules": top_level_modules(entries, args.prefix),
         "stdlib": stdlib_modules(),
+        # Pruned files shipped anyway because a shipped module imports them: {path: importer}.
+        "kept_for_imports": {args.prefix + rel: module for rel, module in kept_back.items()},
     }
     with open(args.report, "w") as f:
         json.dump(report, f, indent=2, sort_keys=True)

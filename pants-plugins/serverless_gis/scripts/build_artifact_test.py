@@ -17,8 +17,9 @@ def write(root: Path, rel: str, content: str) -> None:
 
 
 def build(tmp_path: Path, src: Path, name: str, *args: str) -> tuple[Path, dict]:
+    for name in ("build_artifact.py", "import_closure.py"):
+        (tmp_path / name).write_bytes(pkgutil.get_data("serverless_gis.scripts", name))
     script = tmp_path / "build_artifact.py"
-    script.write_bytes(pkgutil.get_data("serverless_gis.scripts", "build_artifact.py"))
     out, report = tmp_path / f"{name}.zip", tmp_path / f"{name}.json"
     subprocess.run(
         [sys.executable, str(script), f"--src={src}", f"--out={out}", f"--report={report}", *args],
@@ -184,3 +185,62 @@ def test_licences_survive_every_prune_pattern_and_native_helpers_go(tmp_path: Pa
             "share/licenses/tinya/LICENSE",
             "share/licenses/tinya/notes.md",
         ]
+
+
+def test_directory_patterns_match_nested_directories_anywhere(tmp_path: Path) -> None:
+    src = tmp_path / "tree"
+    write(src, "num/testing/_private/helpers.py", "X = 1\n")
+    write(src, "num/testing/public.py", "Y = 1\n")
+    write(src, "num/_private/other.py", "Z = 1\n")
+    write(src, "num/data/sample.csv", "a,b\n")
+    write(src, "num/data_extra/keep.csv", "a,b\n")
+    out, report = build(
+        tmp_path, src, "dirs", "--prefix=python/", "--mount=/opt", "--bytecode=none",
+        "--prune=testing/_private/", "--prune=/num/data/", "--prune=*_extra/",
+    )
+    with zipfile.ZipFile(out) as zf:
+        assert sorted(zf.namelist()) == [
+            "python/num/_private/other.py",
+            "python/num/testing/public.py",
+        ]
+    assert report["kept_for_imports"] == {}
+
+
+def test_pruning_keeps_what_a_shipped_module_imports(tmp_path: Path) -> None:
+    # Like numpy.testing importing numpy._core.tests._natype: the tests/ prune must not break it.
+    src = tmp_path / "tree"
+    write(src, "num/__init__.py", "")
+    write(src, "num/core/__init__.py", "")
+    write(src, "num/core/tests/__init__.py", "")
+    write(src, "num/core/tests/_natype.py", "from . import _helper\n")
+    write(src, "num/core/tests/_helper.py", "H = 1\n")
+    write(src, "num/core/tests/test_core.py", "import pytest\n")
+    write(src, "num/testing/__init__.py", "def f():\n    from num.core.tests._natype import NA\n")
+    write(src, "num/lazy.py", "import importlib\nm = importlib.import_module('num.extra.tests.plugin')\n")
+    write(src, "num/extra/tests/plugin.py", "")
+    write(src, "num/extra/tests/unused.py", "")
+    write(src, "num/core/_simd.cpython-313-x86_64-linux-gnu.so", "\x7fELF")
+    write(src, "num/core/uses_simd.py", "from ._simd import kernels\n")
+    write(src, "num/core/py2.py", "print 'not python 3'\n")
+    out, report = build(
+        tmp_path, src, "imports", "--prefix=python/", "--mount=/opt", "--bytecode=sourceless",
+        "--prune=tests/", "--prune=/num/core/_simd.*",
+    )
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+    assert {
+        "python/num/core/tests/__init__.pyc",
+        "python/num/core/tests/_natype.pyc",
+        "python/num/core/tests/_helper.pyc",
+        "python/num/extra/tests/plugin.pyc",
+        "python/num/core/_simd.cpython-313-x86_64-linux-gnu.so",
+    } <= names
+    assert "python/num/core/tests/test_core.pyc" not in names
+    assert "python/num/extra/tests/unused.pyc" not in names
+    assert report["kept_for_imports"] == {
+        "python/num/core/_simd.cpython-313-x86_64-linux-gnu.so": "num.core.uses_simd",
+        "python/num/core/tests/__init__.py": "num.testing",
+        "python/num/core/tests/_helper.py": "num.core.tests._natype",
+        "python/num/core/tests/_natype.py": "num.testing",
+        "python/num/extra/tests/plugin.py": "num.lazy",
+    }
