@@ -122,3 +122,41 @@ def test_a_layer_fails_the_gate_before_anything_is_built(rule_runner: RuleRunner
         rule_runner.request(BuiltLayer, [ServerlessLayerFieldSet.create(layer)])
     assert "layers:gpl: the layer's native components fail the licence gate" in str(exc.value)
     assert "native:gpl: GPL-2.0-or-later" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "expression, error",
+    [
+        ("MIT and BSD-3-Clause", "operators are upper case: `AND`, not `and`"),
+        ("MIT BSD-3-Clause", "`BSD-3-Clause` follows a licence id where `AND` or `OR` is needed"),
+        ("MIT AND", "it ends with an operator or an unclosed `(`"),
+        ("(MIT OR Zlib", "it ends with an operator or an unclosed `(`"),
+        ("MIT, BSD-3-Clause", "`MIT,` is not an SPDX licence id"),
+        ("GPL-2.0-only WITH", "`WITH` needs a licence id before it and an exception id after it"),
+    ],
+)
+def test_a_malformed_expression_fails_when_the_build_file_is_parsed(
+    rule_runner: RuleRunner, expression: str, error: str
+) -> None:
+    rule_runner.write_files(
+        {
+            "malformed/BUILD": f'native_library(name="m", source="m.tar.gz", toolchain="//toolchain:tc", '
+            f'license="{expression}", license_files=["LICENSE"])\n'
+        }
+    )
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("malformed", target_name="m"))
+    assert f"malformed:m: `license` is not an SPDX licence expression ({expression!r}: {error})" in str(exc.value)
+    assert "Fix: write SPDX ids as https://spdx.org/licenses/ spells them" in str(exc.value)
+
+
+def test_well_formed_expressions_parse(rule_runner: RuleRunner) -> None:
+    for name in (*LICENSES, "unlicensed"):
+        rule_runner.get_target(Address("native", target_name=name))
+    rule_runner.write_files(
+        {
+            "grouped/BUILD": 'native_library(name="g", source="g.tar.gz", toolchain="//toolchain:tc", '
+            'license="(MIT OR Apache-2.0) AND (GPL-2.0-only WITH Classpath-exception-2.0)", license_files=["L"])\n'
+        }
+    )
+    rule_runner.get_target(Address("grouped", target_name="g"))

@@ -14,6 +14,45 @@ from pants.util.strutil import help_text
 SPDX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+-]*(?: WITH [A-Za-z0-9][A-Za-z0-9.+-]*)?")
 
 
+def spdx_expression_error(expression: str) -> str | None:
+    """What is wrong with the shape of an SPDX licence expression (ids joined by `AND`, `OR`,
+    `WITH` an exception id, parentheses), or None. Whether each id is on the SPDX list is the
+    licence gate's check."""
+    tokens = re.findall(r"\(|\)|[^\s()]+", expression)
+    if not tokens:
+        return "it is empty"
+    depth, expect_operand = 0, True
+    for i, token in enumerate(tokens):
+        if token == "(":
+            if not expect_operand:
+                return "`(` follows a licence id where `AND` or `OR` is needed"
+            depth += 1
+        elif token == ")":
+            if expect_operand or depth == 0:
+                return "a `)` closes nothing or follows an operator"
+            depth -= 1
+        elif token in ("AND", "OR"):
+            if expect_operand:
+                return f"`{token}` needs a licence id on each side"
+            expect_operand = True
+        elif token == "WITH":
+            if expect_operand or i + 1 == len(tokens) or not SPDX_ID.fullmatch(tokens[i + 1]):
+                return "`WITH` needs a licence id before it and an exception id after it"
+        elif token.lower() in ("and", "or", "with"):
+            return f"operators are upper case: `{token.upper()}`, not `{token}`"
+        elif not SPDX_ID.fullmatch(token):
+            return f"`{token}` is not an SPDX licence id"
+        elif i and tokens[i - 1] == "WITH":
+            continue
+        elif not expect_operand:
+            return f"`{token}` follows a licence id where `AND` or `OR` is needed"
+        else:
+            expect_operand = False
+    if expect_operand or depth:
+        return "it ends with an operator or an unclosed `(`"
+    return None
+
+
 class LayerAllowedLicensesField(StringSequenceField):
     alias = "allowed_licenses"
     default = ()

@@ -19,6 +19,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.licenses.target_types import spdx_expression_error
 from serverless_gis.references import TargetReferenceField
 from serverless_gis.runtime.target_types import VersionField
 
@@ -182,6 +183,18 @@ class NativeLicenseField(StringField):
         repository's allow-list (`[serverless-licenses].allowed`) unless the layer opts in.
         """
     )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        error = spdx_expression_error(value) if value is not None else None
+        if error:
+            raise InvalidFieldException(
+                f"{address}: `license` is not an SPDX licence expression ({value!r}: {error}). Fix: "
+                "write SPDX ids as https://spdx.org/licenses/ spells them, joined by `AND` / `OR` "
+                "(e.g. `BSD-3-Clause AND IJG`), `WITH` for an exception, parentheses to group."
+            )
+        return value
 
 
 class NativeLicenseFilesField(StringSequenceField):
