@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from typing import Iterable
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -30,9 +32,34 @@ class LockedArtifact:
 @dataclass(frozen=True)
 class LockedProject:
     version: str
+    # What it always needs: canonical names, with `[extras]` where it asks for some.
     requires: tuple[str, ...]
     # The files pex may install for it (wheels and the sdist), with their sha256.
     artifacts: tuple[LockedArtifact, ...] = ()
+    # What it needs only when one of its extras is asked for: (extra, requirement) pairs.
+    extra_requires: tuple[tuple[str, str], ...] = ()
+
+
+# `extra == "s3"` in a requirement's marker
+EXTRA_MARKER = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
+
+
+def _dependency(req: Requirement) -> str:
+    name = canonicalize_name(req.name)
+    return f"{name}[{','.join(sorted(req.extras))}]" if req.extras else name
+
+
+def _extra_gate(req: Requirement) -> str | None:
+    """The extra a requirement is needed for, if its marker holds only with that extra."""
+    if req.marker is None:
+        return None
+    found = EXTRA_MARKER.search(str(req.marker))
+    if not found:
+        return None
+    extra = found.group(1)
+    if not req.marker.evaluate({"extra": extra}) or req.marker.evaluate({"extra": ""}):
+        return None  # decided by other markers too: kept, as markers are ignored
+    return canonicalize_name(extra)
 
 
 def lock_body(content: bytes) -> str:
@@ -46,19 +73,24 @@ def parse_lockfile(content: bytes) -> dict[str, LockedProject]:
     projects: dict[str, LockedProject] = {}
     for resolve in lock.get("locked_resolves", ()):
         for locked in resolve["locked_requirements"]:
-            requires = []
-            for req in locked.get("requires_dists", ()):
+            requires, extra_requires = [], []
+            for req_string in locked.get("requires_dists", ()):
                 try:
-                    requires.append(canonicalize_name(Requirement(req).name))
+                    req = Requirement(req_string)
                 except InvalidRequirement:
                     continue
+                extra = _extra_gate(req)
+                if extra is None:
+                    requires.append(_dependency(req))
+                else:
+                    extra_requires.append((extra, _dependency(req)))
             artifacts = tuple(
                 LockedArtifact(a["url"], a["hash"])
                 for a in locked.get("artifacts", ())
                 if a.get("algorithm") == "sha256"
             )
             projects[canonicalize_name(locked["project_name"])] = LockedProject(
-                locked["version"], tuple(requires), artifacts
+                locked["version"], tuple(requires), artifacts, tuple(extra_requires)
             )
     return projects
 
@@ -68,17 +100,30 @@ def accepts(requirement: Requirement, version: str) -> bool:
     return requirement.specifier.contains(version, prereleases=True)
 
 
-def closure(projects: dict[str, LockedProject], names: set[str]) -> set[str]:
-    """Names reachable from `names` through the lock's dependency edges (markers ignored)."""
-    seen: set[str] = set()
-    todo = [canonicalize_name(n) for n in names]
+def closure(projects: dict[str, LockedProject], requirements: Iterable[str], all_extras: bool = False) -> set[str]:
+    """Names reachable from `requirements` (names or requirement strings; their extras count)
+    through the lock's dependency edges: a dependency only an extra needs counts when that extra
+    is asked for, or with `all_extras`. Other markers are ignored."""
+    seen: set[tuple[str, str]] = set()
+    todo = [Requirement(r) for r in requirements]
+    names: set[str] = set()
     while todo:
-        name = todo.pop()
-        if name in seen or name not in projects:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name not in projects:
             continue
-        seen.add(name)
-        todo.extend(projects[name].requires)
-    return seen
+        project = projects[name]
+        for extra in ("", *sorted(canonicalize_name(e) for e in req.extras)):
+            if (name, extra) in seen:
+                continue
+            seen.add((name, extra))
+            names.add(name)
+            if extra == "":
+                todo.extend(Requirement(r) for r in project.requires)
+            todo.extend(
+                Requirement(r) for e, r in project.extra_requires if all_extras or e == extra
+            )
+    return names
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,46 @@ def test_parse_lockfile_keeps_sha256_artifacts() -> None:
     six = parse_lockfile(LOCK.encode())["six"]
     assert [(a.url, a.sha256) for a in six.artifacts] == [("https://files.example/six-1.17.0-py2.py3-none-any.whl", "ab" * 32)]
     assert parse_lockfile(LOCK.encode())["numpy"].artifacts == ()
+
+
+EXTRAS_LOCK = json.dumps(
+    {
+        "locked_resolves": [
+            {
+                "locked_requirements": [
+                    {
+                        "project_name": "rasterio",
+                        "version": "1.5.2",
+                        "requires_dists": [
+                            "numpy>=1.24",
+                            'boto3>=1.2.4; extra == "s3"',
+                            'pytest>=2.8.2; extra == "test"',
+                            "click-plugins; python_version >= '3.9'",
+                        ],
+                    },
+                    {"project_name": "numpy", "version": "2.2.6", "requires_dists": []},
+                    {"project_name": "click-plugins", "version": "1.1.1", "requires_dists": []},
+                    {"project_name": "boto3", "version": "1.44.8", "requires_dists": ["botocore[crt]<1.45"]},
+                    {
+                        "project_name": "botocore",
+                        "version": "1.44.8",
+                        "requires_dists": ['awscrt==0.27.6; extra == "crt"', "jmespath"],
+                    },
+                    {"project_name": "awscrt", "version": "0.27.6", "requires_dists": []},
+                    {"project_name": "jmespath", "version": "1.1.0", "requires_dists": []},
+                    {"project_name": "pytest", "version": "8.4.2", "requires_dists": []},
+                ]
+            }
+        ]
+    }
+)
+
+
+def test_a_dependency_only_an_extra_needs_is_not_in_the_closure() -> None:
+    # A function adding boto3 to the lockfile must not pull it into a layer that asks for rasterio.
+    projects = parse_lockfile(EXTRAS_LOCK.encode())
+    assert closure(projects, {"rasterio"}) == {"rasterio", "numpy", "click-plugins"}
+    assert closure(projects, ["rasterio[s3]; platform_machine == 'x86_64'"]) == {
+        "rasterio", "numpy", "click-plugins", "boto3", "botocore", "awscrt", "jmespath",
+    }
+    assert closure(projects, {"rasterio"}, all_extras=True) == set(projects)

@@ -55,7 +55,7 @@ class LockedLayer:
 
 
 def locked_layer(address: Address, requirements: Iterable[str], resolve: str, locked: LockedResolve) -> LockedLayer:
-    names = closure(dict(locked.projects), {Requirement(r).name for r in requirements})
+    names = closure(dict(locked.projects), requirements)
     return LockedLayer(
         address, resolve, locked.lockfile, FrozenDict({n: locked.projects[n].version for n in sorted(names)})
     )

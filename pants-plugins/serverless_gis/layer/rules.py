@@ -147,7 +147,7 @@ async def lock_requirements(requirements: tuple[str, ...], resolve: str, built: 
     if not built:
         return requirements
     projects = (await Get(LockedResolve, LockedResolveRequest(resolve))).projects
-    names = closure(projects, {Requirement(r).name for r in requirements} | built) - built
+    names = closure(projects, (*requirements, *built)) - built
     return tuple(f"{name}=={projects[name].version}" for name in sorted(names))
 
 

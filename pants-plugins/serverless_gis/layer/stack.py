@@ -89,7 +89,7 @@ def check_requirements(
                 f"{origin}), but its layer {found.layer.address} provides {req.name} "
                 f"{found.version}. Fix: align the pin with the layer's version, or drop the layer."
             )
-    for key in sorted(closure(locked, {req.name for _, _, req in requirements})):
+    for key in sorted(closure(locked, (str(req) for _, _, req in requirements))):
         found = provided.get(key)
         if found and locked[key].version != found.version:
             raise LayerStackError(

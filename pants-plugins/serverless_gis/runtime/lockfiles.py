@@ -108,7 +108,7 @@ def sync_input(lockfile: bytes, requirements: Iterable[str]) -> str:
     lock = json.loads(body)
     wanted = {canonicalize_name(Requirement(r).name) for r in requirements}
     # Markers ignored, as pex's own walk of the lock does.
-    needed = closure(parse_lockfile(lockfile), wanted)
+    needed = closure(parse_lockfile(lockfile), wanted, all_extras=True)
 
     def kept(requirement: str) -> bool:
         name = canonicalize_name(Requirement(requirement).name)
