@@ -28,6 +28,7 @@ from serverless_gis.artifact import unzip_into
 from serverless_gis.function.rules import FunctionLayers, FunctionLayersRequest, ServerlessFunctionFieldSet
 from serverless_gis.function.target_types import ServerlessFunctionTarget
 from serverless_gis.native.cpython import BuiltCPython, CPythonRequest
+from serverless_gis.publish.target_types import DeployEphemeralStorageField
 from serverless_gis.native.rules import NativeBuildError, ToolchainImage, ToolchainImageRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
@@ -111,7 +112,7 @@ async def run_invoke_test(
         description=f"Invoke {function.address} in {image.address}",
         extra_env={
             "SGIS_MOUNTS": f"opt:{model.layer_root} task:{model.task_root} lang:{python.prefix}",
-            "SGIS_DOCKER_ARGS": " ".join(model.sandbox_docker_args()),
+            "SGIS_DOCKER_ARGS": " ".join(model.sandbox_docker_args(tmp_mb=function.get(DeployEphemeralStorageField).value)),
         },
         check=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -39,11 +40,13 @@ class RuntimeModel:
         version = f"{python_version[0]}.{python_version[1]}"
         return tuple(f"{k}={v.replace('{python}', version)}" for k, v in self.environment)
 
-    def sandbox_docker_args(self) -> tuple[str, ...]:
-        """`docker run` options for the provider's sandbox (user, read-only root, writable /tmp)."""
+    def sandbox_docker_args(self, tmp_mb: int | None = None) -> tuple[str, ...]:
+        """`docker run` options for the provider's sandbox (user, read-only root, writable /tmp,
+        `tmp_mb` large if given)."""
+        tmpfs = self.tmpfs if tmp_mb is None else re.sub(r"size=\d+m", f"size={tmp_mb}m", self.tmpfs)
         return (
             "--user", self.sandbox_user,
-            "--tmpfs", self.tmpfs,
+            "--tmpfs", tmpfs,
             *(("--read-only",) if self.read_only_root else ()),
         )
 

@@ -44,6 +44,7 @@ from serverless_gis.publish.target_types import (
     DEPLOY_FIELDS,
     DeployAliasField,
     DeployFunctionNameField,
+    DeployEphemeralStorageField,
     DeployMemoryField,
     DeployRoleField,
     DeployTimeoutField,
@@ -136,6 +137,7 @@ class DeployFunctionFieldSet(DeployFieldSet):
     role: DeployRoleField
     memory_mb: DeployMemoryField
     timeout_seconds: DeployTimeoutField
+    ephemeral_storage_mb: DeployEphemeralStorageField
     alias: DeployAliasField
 
 
@@ -184,6 +186,7 @@ async def function_job(field_set: DeployFunctionFieldSet, subsystem: ServerlessP
         "architecture": runtime["arch"],
         "memory_mb": field_set.memory_mb.value,
         "timeout_seconds": field_set.timeout_seconds.value,
+        "ephemeral_storage_mb": field_set.ephemeral_storage_mb.value,
         "environment": manifest["environment"],
         "zip": zip_path,
         "sha256": manifest["artifact"]["sha256"],

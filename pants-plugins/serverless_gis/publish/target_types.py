@@ -15,6 +15,7 @@ ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+")
 ALIAS_NAME = re.compile(r"(?!^[0-9]+$)[A-Za-z0-9_-]{1,128}")
 MEMORY_MB = (128, 10240)
 TIMEOUT_SECONDS = (1, 900)
+EPHEMERAL_STORAGE_MB = (512, 10240)
 
 
 def _invalid(address: Address, alias: str, value: object, problem: str, fix: str) -> InvalidFieldException:
@@ -92,6 +93,19 @@ class DeployTimeoutField(_BoundedIntField):
     help = "Timeout of the deployed function in seconds (1 to 900)."
 
 
+class DeployEphemeralStorageField(_BoundedIntField):
+    alias = "ephemeral_storage_mb"
+    default = 512
+    bounds = EPHEMERAL_STORAGE_MB
+    unit = "MB"
+    help = help_text(
+        """
+        Size of the function's /tmp in MB (512 to 10240; Lambda's EphemeralStorage): deployed, and
+        the size of /tmp when `serverless_invoke_test` runs the function.
+        """
+    )
+
+
 class DeployAliasField(_PatternStringField):
     alias = "alias"
     pattern = ALIAS_NAME
@@ -110,5 +124,6 @@ DEPLOY_FIELDS = (
     DeployRoleField,
     DeployMemoryField,
     DeployTimeoutField,
+    DeployEphemeralStorageField,
     DeployAliasField,
 )

@@ -6,6 +6,7 @@ from pants.engine.addresses import Address
 from pants.engine.target import InvalidFieldException
 from serverless_gis.publish.target_types import (
     DeployAliasField,
+    DeployEphemeralStorageField,
     DeployFunctionNameField,
     DeployMemoryField,
     DeployRoleField,
@@ -25,6 +26,8 @@ ADDRESS = Address("functions/hello", target_name="hello")
         (DeployAliasField, "42", "is not a Lambda alias name"),
         (DeployMemoryField, 64, "use 128 to 10240 MB"),
         (DeployTimeoutField, 901, "use 1 to 900 seconds"),
+        (DeployEphemeralStorageField, 256, "use 512 to 10240 MB"),
+        (DeployEphemeralStorageField, 10241, "use 512 to 10240 MB"),
     ],
 )
 def test_invalid_values_fail_naming_target_field_and_fix(field, value, expected) -> None:
@@ -44,6 +47,7 @@ def test_invalid_values_fail_naming_target_field_and_fix(field, value, expected)
         (DeployAliasField, "live"),
         (DeployMemoryField, 10240),
         (DeployTimeoutField, 1),
+        (DeployEphemeralStorageField, 10240),
     ],
 )
 def test_valid_values_are_kept(field, value) -> None:
@@ -53,4 +57,5 @@ def test_valid_values_are_kept(field, value) -> None:
 def test_defaults() -> None:
     assert DeployMemoryField(None, ADDRESS).value == 512
     assert DeployTimeoutField(None, ADDRESS).value == 30
+    assert DeployEphemeralStorageField(None, ADDRESS).value == 512
     assert DeployRoleField(None, ADDRESS).value is None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 # Configuration keys a deploy sets, as GetFunctionConfiguration and ListVersionsByFunction name them.
-CONFIG_KEYS = ("Role", "Handler", "Runtime", "MemorySize", "Timeout", "Environment", "Layers")
+CONFIG_KEYS = ("Role", "Handler", "Runtime", "MemorySize", "Timeout", "EphemeralStorage", "Environment", "Layers")
 PREVIOUS_VERSION = re.compile(r"previous version (\d+)")
 
 
@@ -37,6 +37,7 @@ def desired_configuration(
     timeout_seconds: int,
     environment: dict[str, str],
     layer_arns: list[str],
+    ephemeral_storage_mb: int = 512,
 ) -> dict:
     return {
         "Role": role,
@@ -44,6 +45,7 @@ def desired_configuration(
         "Runtime": runtime,
         "MemorySize": memory_mb,
         "Timeout": timeout_seconds,
+        "EphemeralStorage": {"Size": ephemeral_storage_mb},
         "Environment": dict(sorted(environment.items())),
         "Layers": list(layer_arns),
     }
@@ -57,6 +59,8 @@ def normalized_configuration(configuration: dict) -> dict:
         "Runtime": configuration.get("Runtime"),
         "MemorySize": configuration.get("MemorySize"),
         "Timeout": configuration.get("Timeout"),
+        # Lambda's default when a configuration predates the setting.
+        "EphemeralStorage": {"Size": (configuration.get("EphemeralStorage") or {}).get("Size", 512)},
         "Environment": dict(sorted((configuration.get("Environment") or {}).get("Variables", {}).items())),
         "Layers": [layer["Arn"] for layer in configuration.get("Layers") or ()],
     }

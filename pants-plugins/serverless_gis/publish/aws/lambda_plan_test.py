@@ -87,6 +87,14 @@ def test_configuration_differences_are_named() -> None:
     assert not plan.code_change
 
 
+def test_ephemeral_storage_is_configuration() -> None:
+    # A configuration from before the setting reads as Lambda's default, 512 MB.
+    assert plan_function(deployed(), [], {"FunctionVersion": "1"}, DESIRED, SHA_B64, "x86_64").config_changes == {}
+    bigger = {**DESIRED, "EphemeralStorage": {"Size": 4096}}
+    plan = plan_function(deployed(), [], {"FunctionVersion": "1"}, bigger, SHA_B64, "x86_64")
+    assert plan.config_changes == {"EphemeralStorage": ({"Size": 512}, {"Size": 4096})}
+
+
 def test_architecture_change_is_a_code_change() -> None:
     plan = plan_function(deployed(), [], None, DESIRED, SHA_B64, "arm64")
     assert plan.code_change

@@ -270,6 +270,7 @@ def deploy_function(aws: Aws, job: dict) -> dict:
         runtime=job["lambda_runtime"],
         memory_mb=job["memory_mb"],
         timeout_seconds=job["timeout_seconds"],
+        ephemeral_storage_mb=job["ephemeral_storage_mb"],
         environment=job["environment"],
         layer_arns=layer_arns(aws, job),
     )
@@ -332,6 +333,7 @@ def configuration_arguments(desired: dict) -> dict:
         "Runtime": desired["Runtime"],
         "MemorySize": desired["MemorySize"],
         "Timeout": desired["Timeout"],
+        "EphemeralStorage": desired["EphemeralStorage"],
         "Environment": {"Variables": desired["Environment"]},
         "Layers": desired["Layers"],
     }
