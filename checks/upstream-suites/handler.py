@@ -2,7 +2,7 @@
 runtime emulation (network off, /opt read-only, Lambda's sys.path and environment).
 
 Event: {"project": "shapely"} runs that project's suite as `SUITES` describes it; an optional
-"select" (paths inside the sdist) runs part of it. The result lists every test outcome that
+"select" (test paths or ids) runs part of it, "args" adds pytest options (e.g. `--tb=long`). The result lists every test outcome that
 differs from `expected/<project>.txt` (one `<test id>  # <reason>` per line: the tests that fail
 here and why), so an empty result is a pass:
 
@@ -14,7 +14,6 @@ The suite's own counts go to the log (stderr).
 import fnmatch
 import importlib.metadata
 import os
-import shutil
 import sys
 import tarfile
 import tempfile
@@ -22,22 +21,22 @@ import tempfile
 import pytest  # pants: no-infer-dep (a requirement of this function only)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-LAYER_PYTHON = "/opt/python"
 
 # Each suite: `version`, `unpack` ({file beside this handler: fnmatch patterns of the files taken
 # from it, below its top directory}: the pinned sdist the layer's wheel is built from, plus test data
-# the sdist leaves out), `package` (the
-# tests live inside this package: they run inside a copy of the layer's package, which prunes
-# `tests/`), `run` (pytest's paths) and `args` (the suite's own pytest options; network tests
-# deselected, the network is off here). The tests never see the sdist's source package.
+# the sdist leaves out; `!pattern` leaves files out), `package` (the tests live inside this package,
+# whose `tests/` the layer prunes: they are joined to the layer's package, see `join_tests`), `run`
+# (pytest's paths), `args` (the suite's own pytest options; network tests deselected, the
+# network is off here) and `ignore` (paths not collected, each with its reason). The tests never import the sdist's sources: only the layer's.
 SUITES = {
     "shapely": {
         "version": "2.1.2",
         "package": "shapely",
-        "unpack": {"shapely-2.1.2.tar.gz": ["shapely/tests/*"]},
+        "unpack": {"shapely-2.1.2.tar.gz": ["shapely/tests/*", "shapely/__init__.py"]},
         "run": ["shapely/tests"],
-        # setup.cfg's [tool:pytest], which is not unpacked (it configures doctests of the sources)
-        "args": ["-o", "xfail_strict=true"],
+        # setup.cfg's [tool:pytest] (not unpacked: it configures doctests of the sources); the
+        # package's conftest, from the layer.
+        "args": ["-o", "xfail_strict=true", "-p", "shapely.conftest"],
     },
     "pyproj": {
         "version": "3.7.2",
@@ -73,17 +72,18 @@ SUITES = {
     "numpy": {
         "version": "2.2.6",
         "package": "numpy",
-        # The packages' __init__.py too (the same code as the layer's bytecode): pytest finds a test
-        # module's package by its __init__.py files.
         "unpack": {
             "numpy-2.2.6.tar.gz": [
-                "numpy/tests/*", "numpy/*/tests/*", "numpy/__init__.py", "numpy/*/__init__.py",
-                "numpy/conftest.py", "pytest.ini",
+                "numpy/tests/*", "numpy/*/tests/*", "numpy/__init__.py", "numpy/*/__init__.py", "pytest.ini",
+                # Not installed on Python 3.12+.
+                "!numpy/distutils/*",
             ],
         },
         "run": ["numpy"],
-        # What numpy.test() and cibuildwheel run; numpy.distutils is not installed on Python 3.12+.
-        "args": ["-m", "not slow", "--ignore=numpy/distutils"],
+        # What numpy.test() and cibuildwheel run, with the package's conftest from the layer.
+        "args": ["-m", "not slow", "-p", "numpy.conftest"],
+        # f2py's tests compile Fortran and C with meson and a compiler, which Lambda does not have.
+        "ignore": ["numpy/f2py"],
     },
 }
 
@@ -126,17 +126,40 @@ def expected_failures(project):
 
 
 def unpack(source, patterns, dest):
-    """The files of `source` matching `patterns` (its top directory stripped) into dest."""
+    """The files of `source` matching `patterns` and no `!pattern` (its top directory stripped)
+    into dest."""
+    taken = [p for p in patterns if not p.startswith("!")]
+    left = [p[1:] for p in patterns if p.startswith("!")]
     with tarfile.open(source) as tar:
         members = []
         for member in tar.getmembers():
             rel = member.name.partition("/")[2]
-            if member.isfile() and any(fnmatch.fnmatchcase(rel, p) for p in patterns):
+            wanted = any(fnmatch.fnmatchcase(rel, p) for p in taken)
+            if member.isfile() and wanted and not any(fnmatch.fnmatchcase(rel, p) for p in left):
                 member.name = rel
                 members.append(member)
         if not members:
             raise ValueError(f"{os.path.basename(source)} has no file matching {patterns}")
         tar.extractall(dest, members=members, filter="data")
+
+
+def join_tests(work, package):
+    """Make the unpacked tests part of the layer's packages: each package directory under
+    work/<package> joins the `__path__` of the layer's package of that name, so
+    `numpy._core.tests` resolves there while everything else still loads from /opt."""
+    for dirpath, _, filenames in sorted(os.walk(os.path.join(work, package))):
+        if "__init__.py" not in filenames:
+            continue
+        name = os.path.relpath(dirpath, work).replace(os.sep, ".")
+        parent, _, last = name.rpartition(".")
+        if last == "tests" or parent and parent.rsplit(".", 1)[-1] == "tests":
+            continue  # a tests package itself: only its parent's __path__ needs it
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue  # not in the layer (e.g. a build-time subpackage)
+        if dirpath not in module.__path__:
+            module.__path__.append(dirpath)
 
 
 def handler(event, context):
@@ -149,23 +172,41 @@ def handler(event, context):
             "pin the same version in checks/upstream-suites as in native/bindings/wheelhouse.lock"
         )
     work = tempfile.mkdtemp(prefix=f"{project}-suite-", dir="/tmp")
-    package = suite.get("package")
-    if package:
-        # The tests import each other as package modules (`shapely.tests.common`): they run inside
-        # a copy of the layer's package (the same files), first on sys.path.
-        shutil.copytree(os.path.join(LAYER_PYTHON, package), os.path.join(work, package))
-        sys.path.insert(0, work)
     for source, patterns in suite["unpack"].items():
         unpack(os.path.join(HERE, source), patterns, work)
-    # Some tests start Python in a subprocess: it must find the same packages.
-    os.environ["PYTHONPATH"] = os.pathsep.join([*([work] if package else []), LAYER_PYTHON])
+    args = [
+        *suite["args"],
+        *(f"--ignore={os.path.join(work, p)}" for p in suite.get("ignore", ())),
+        *event.get("args", ()),
+    ]
+    if suite.get("package"):
+        join_tests(work, suite["package"])
+        # pytest names test modules by their __init__.py files (`numpy._core.tests.test_x`) and
+        # imports them by name: `append` keeps the layer's packages first on sys.path.
+        args.append("--import-mode=append")
+    # Some tests start Python in a subprocess: it must find the same packages (pytest, the layer).
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     os.environ.update(suite.get("env", {}))
-    os.chdir(work)
     paths = event.get("select") or suite["run"]
+    if suite.get("package"):
+        # `python -c` in a subprocess puts its working directory first on sys.path: it must not hold
+        # the unpacked package directory.
+        os.chdir(tempfile.mkdtemp(dir=work))
+        targets = [os.path.join(work, p) for p in paths]
+    else:
+        os.chdir(work)  # the tests open their data by relative paths
+        targets = paths
     outcomes = Outcomes()
-    pytest.main([*paths, "-p", "no:cacheprovider", "-q", "--tb=line", *suite["args"]], plugins=[outcomes])
+    # A module that fails to import is one failure, not the end of the run.
+    pytest.main(
+        [*targets, f"--rootdir={work}", "-p", "no:cacheprovider", "-q", "--tb=line",
+         "--continue-on-collection-errors", *args],
+        plugins=[outcomes],
+    )
     # A test may have closed sys.stderr.
     print(f"{project} {installed}: {outcomes.counts}", file=sys.__stderr__)
+    if not outcomes.counts["passed"]:
+        raise RuntimeError(f"no test of the {project} suite passed: {outcomes.counts}")
     expected = expected_failures(project)
     selected = {t for t in expected if any(t.startswith(p) for p in paths)}
     return {
