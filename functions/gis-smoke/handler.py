@@ -103,6 +103,20 @@ def handler(event, context=None):
     _check(abs(x - ex) < 1e-6 and abs(y - ey) < 1e-6, f"pyproj: ({x}, {y}) != ({ex}, {ey})")
     report["pyproj_3857"] = [round(x, 6), round(y, 6)]
 
+    # --- pyproj features PROJ >= 9.2 provides (what pyproj's PyPI wheel returns)
+    best = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:27700", always_xy=True, only_best=True)
+    report["pyproj_only_best_27700"] = [round(v, 6) for v in best.transform(-1.0, 52.0)]
+    from pyproj.database import get_codes
+    from pyproj.enums import PJType
+    report["pyproj_epsg_counts"] = {
+        "crs": len(get_codes("EPSG", PJType.CRS)),
+        "derived_projected_crs": len(get_codes("EPSG", PJType.DERIVED_PROJECTED_CRS)),
+    }
+
+    # --- numpy.testing (imports modules the layer's pruning must keep)
+    import numpy.testing
+    report["numpy_testing"] = callable(numpy.testing.assert_allclose)
+
     # --- shapely: buffer of a unit point with 16 segments per quadrant = regular 64-gon
     area = Point(0, 0).buffer(1.0, quad_segs=16).area
     exp = 0.5 * 64 * math.sin(2 * math.pi / 64)
@@ -145,12 +159,26 @@ def handler(event, context=None):
         _check(got == [(f"p{i}", i, (lon + i, lat)) for i in range(3)], f"fiona {driver}: read back {got}")
         _check(epsg == 4326, f"fiona {driver}: CRS read back as {epsg}, not EPSG:4326")
         fiona_report[driver] = {"features": len(got), "epsg": epsg}
+    # Shapefile attributes in code pages the runtime's glibc cannot convert (GDAL's libiconv)
+    for encoding, text in (("cp1252", "Zürich café 5 €"), ("cp1250", "Łódź Žižkov")):
+        path = os.path.join(tmp, f"names-{encoding}.shp")
+        with fiona.open(path, "w", driver="ESRI Shapefile", crs="EPSG:4326", encoding=encoding,
+                        schema={"geometry": "Point", "properties": {"name": "str:40"}}) as c:
+            c.write({"geometry": mapping(Point(lon, lat)), "properties": {"name": text}})
+        with open(path[:-4] + ".dbf", "rb") as dbf:
+            raw = dbf.read()
+        _check(text.encode(encoding) in raw, f"fiona Shapefile {encoding}: the .dbf does not hold {text!r} in {encoding}")
+        with fiona.open(path) as c:
+            got = [f["properties"]["name"] for f in c]
+        _check(got == [text], f"fiona Shapefile {encoding}: read back {got}, wrote {text!r}")
+        fiona_report[f"Shapefile {encoding}"] = got[0]
     report["fiona"] = fiona_report
 
     # --- GDAL drivers
     with rasterio.Env() as env:
         drivers = env.drivers()
-    need = {"GTiff", "COG", "VRT", "MEM", "PNG", "JPEG", "GPKG", "ESRI Shapefile", "GeoJSON", "FlatGeobuf"}
+    need = {"GTiff", "COG", "VRT", "MEM", "PNG", "JPEG", "AAIGrid", "SRTMHGT", "GPKG", "ESRI Shapefile",
+            "GeoJSON", "FlatGeobuf", "CSV", "GPX", "GML", "KML", "MapInfo File", "OpenFileGDB", "DXF"}
     _check(need <= set(drivers), f"GDAL drivers missing: {sorted(need - set(drivers))}")
     report["gdal_drivers"] = sorted(drivers)
 

@@ -1,6 +1,7 @@
-/* GDAL smoke: lists drivers, checks the lean set and the network VSI handlers are present, writes a
- * COG to /vsimem/ with an EPSG:4326 SRS (needs proj.db via the compiled-in /opt/share/proj), and
- * checks GDAL finds its data dir. Exit 0 on success. */
+/* GDAL smoke: lists drivers, checks the driver set and the network VSI handlers are present, writes a
+ * COG to /vsimem/ with an EPSG:4326 SRS (needs proj.db via the compiled-in /opt/share/proj), checks
+ * GDAL finds its data dir, and recodes to code pages the runtime's glibc has no gconv module for
+ * (GDAL's iconv is the layer's libiconv). Exit 0 on success. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,18 @@
 #include <cpl_string.h>
 #include <ogr_srs_api.h>
 
-static const char *required[] = {"GTiff", "COG", "VRT", "MEM", "PNG", "JPEG", "GPKG",
-                                 "ESRI Shapefile", "GeoJSON", "FlatGeobuf", NULL};
+static const char *required[] = {"GTiff", "COG", "VRT", "MEM", "PNG", "JPEG", "AAIGrid", "SRTMHGT", "GPKG",
+                                 "ESRI Shapefile", "GeoJSON", "FlatGeobuf", "CSV", "GPX", "GML", "KML",
+                                 "MapInfo File", "OpenFileGDB", "DXF", NULL};
+
+/* UTF-8 "ž" and "中" in code pages glibc would need CP1250.so / libGB.so for */
+static int recodes(const char *utf8, const char *encoding, const char *expected) {
+    char *out = CPLRecode(utf8, CPL_ENC_UTF8, encoding);
+    int ok = out && strcmp(out, expected) == 0;
+    printf("recode to %s: %s\n", encoding, ok ? "ok" : "WRONG");
+    CPLFree(out);
+    return ok;
+}
 
 int main(void) {
     int fail = 0;
@@ -29,6 +40,9 @@ int main(void) {
     for (const char **w = want_fs; *w; w++)
         if (CSLFindString(fs, *w) < 0) { printf("MISSING file system %s\n", *w); fail = 1; }
     CSLDestroy(fs);
+
+    if (!recodes("\xc5\xbe", "CP1250", "\x9e") || !recodes("\xe4\xb8\xad", "GB18030", "\xd6\xd0")
+        || !recodes("\xc3\xa9", "CP437", "\x82")) fail = 1;
 
     const char *xsd = CPLFindFile("gdal", "gdalvrt.xsd");
     printf("gdal data: %s\n", xsd ? xsd : "(not found)");

@@ -41,6 +41,7 @@ from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.references import FieldReference, target_of_type
 from serverless_gis.native.target_types import (
+    NativeBuildFilesField,
     NativeBuildSystemField,
     NativeCMakeOptionsField,
     NativeConfigureCommandField,
@@ -60,6 +61,7 @@ from serverless_gis.native.target_types import (
     NativeSmokeLinkField,
     NativeSmokeSourceField,
     NativeSourceField,
+    NativeSourceRootField,
     NativeToolchainField,
     ToolchainArchField,
     ToolchainImageTarget,
@@ -289,6 +291,8 @@ class NativeLibraryFieldSet(PackageFieldSet):
     required_fields = (NativeSourceField, NativeToolchainField, NativeCMakeOptionsField)
 
     source: NativeSourceField
+    source_root: NativeSourceRootField
+    build_files: NativeBuildFilesField
     toolchain: NativeToolchainField
     cmake_options: NativeCMakeOptionsField
     patches: NativePatchesField
@@ -390,13 +394,15 @@ async def build_native_library(
         Get(NativeSource, NativeSourceRequest(field_set.source)),
     )
     patch_paths = [os.path.normpath(os.path.join(address.spec_path, p)) for p in field_set.patches.value or ()]
+    build_files = {dest: os.path.normpath(os.path.join(address.spec_path, f)) for dest, f in (field_set.build_files.value or {}).items()}
     policy_path = field_set.policy.value
-    patches, policy = await MultiGet(
+    patches, build_file_digest, policy = await MultiGet(
         Get(Digest, PathGlobs(patch_paths, glob_match_error_behavior=_ERROR, description_of_origin=f"the `patches` of {address}")),
+        Get(Digest, PathGlobs(sorted(build_files.values()), glob_match_error_behavior=_ERROR, description_of_origin=f"the `build_files` of {address}")),
         Get(Digest, PathGlobs([policy_path], glob_match_error_behavior=_ERROR, description_of_origin=f"the `policy` of {address}")),
     )
     dep_digests = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in closure_items)
-    input_digest = await Get(Digest, MergeDigests([source.digest, patches, policy, *dep_digests]))
+    input_digest = await Get(Digest, MergeDigests([source.digest, patches, build_file_digest, policy, *dep_digests]))
 
     command = (
         "python3", step_path("native_build.py"), "build",
@@ -405,10 +411,12 @@ async def build_native_library(
         # Fixed per build system: build paths end up in objects and ccache keys.
         "--build-root", f"/tmp/{field_set.build_system.value.replace('_', '-')}-build",
         "--source", source.path,
+        *(("--source-root", field_set.source_root.value) if field_set.source_root.value else ()),
         "--out", "out",
         "--policy", policy_path,
         "--jobs", JOBS,
         "--ccache",
+        *(f"--build-file={dest}={path}" for dest, path in sorted(build_files.items())),
         *(arg for p in patch_paths for arg in ("--patch", p)),
         *(arg for a, _ in closure_items for arg in ("--dep", dep_dir(a))),
         *(f"--option={o}" for o in build_system_options(field_set)),

@@ -15,11 +15,13 @@ from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
 from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
 from serverless_gis.native.tiny_fixture import (
+    BUNDLED,
     NETWORK,
     SMOKE,
     TINYA,
     TINYB,
     TINYC,
+    TINYD_CMAKE,
     TOOLCHAIN_LINKED,
     recipe_files,
     tarball,
@@ -62,6 +64,7 @@ def rule_runner() -> RuleRunner:
                 'toolchain_image(name="bullseye-x86_64-runtime", lockfile="bullseye-x86_64-runtime.lock")\n'
             ),
             "lib/smoke.c": SMOKE,
+            "lib/tinyd.cmake": TINYD_CMAKE,
             "lib/BUILD": (
                 'native_library(name="tinya", source="tinya.tar.gz", '
                 'toolchain="//native/toolchain:bullseye-x86_64", cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], '
@@ -79,12 +82,17 @@ def rule_runner() -> RuleRunner:
                 + 'native_library(name="tinyt", source="tinyt.tar.gz", toolchain="//native/toolchain:bullseye-x86_64")\n'
                 + 'native_library(name="nolicense", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
                 'cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], license="MIT", license_files=["LICENSE"])\n'
+                + 'native_library(name="tinyd", source="bundle.tar.gz", source_root="deps/tinyd", '
+                'build_files={"CMakeLists.txt": "tinyd.cmake"}, toolchain="//native/toolchain:bullseye-x86_64", '
+                'expected_outputs=["lib/libtinyd.so.1", "include/tinyd.h"])\n'
+                + 'native_library(name="tinyd-elsewhere", source="bundle.tar.gz", source_root="deps/tinye", '
+                'build_files={"CMakeLists.txt": "tinyd.cmake"}, toolchain="//native/toolchain:bullseye-x86_64")\n'
                 + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
                 '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
             ),
         }
     )
-    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK), ("tinyt", TOOLCHAIN_LINKED)):
+    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK), ("tinyt", TOOLCHAIN_LINKED), ("bundle", BUNDLED)):
         Path(runner.build_root, f"lib/{name}.tar.gz").write_bytes(tarball(files))
     return runner
 
@@ -130,6 +138,32 @@ def test_configure_make_library_builds_through_the_same_framework(rule_runner: R
     # linked against the dependency's tree installed at /opt; portable like a CMake build's output
     assert "[libtinya.so.1]" in dynamic and "[$ORIGIN]" in dynamic
     assert not list((root / "out/c/lib").glob("libtinya*"))  # the dependency stays in its own tree
+
+
+def test_a_bundled_source_without_build_files_builds_from_its_directory(rule_runner: RuleRunner) -> None:
+    built = build(rule_runner, "tinyd")
+    root = Path(rule_runner.build_root)
+    materialize(rule_runner, built, root / "out/d")
+    assert "[libtinyd.so.1]" in readelf_dynamic(root / "out/d/lib/libtinyd.so.1")
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "tinyd-elsewhere")
+    assert "tinyd-elsewhere: source_root 'deps/tinye' is not a directory of bundle.tar.gz" in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "field, message",
+    [
+        ('source_root="../up"', "`source_root` '../up' is not a relative path"),
+        ('build_files={"/CMakeLists.txt": "x.cmake"}', "`build_files` key '/CMakeLists.txt' is not a relative path"),
+    ],
+)
+def test_paths_into_the_source_are_checked_at_parse_time(rule_runner: RuleRunner, field: str, message: str) -> None:
+    rule_runner.write_files(
+        {"bad/BUILD": f'native_library(name="bad", source="x.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", {field})\n'}
+    )
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("bad", target_name="bad"))
+    assert "bad:bad" in str(exc.value) and message in str(exc.value)
 
 
 def test_missing_declared_output_fails_naming_it(rule_runner: RuleRunner) -> None:

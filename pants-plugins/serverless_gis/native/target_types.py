@@ -11,6 +11,7 @@ from pants.engine.target import (
     COMMON_TARGET_FIELDS,
     BoolField,
     Dependencies,
+    DictStringToStringField,
     InvalidFieldException,
     InvalidTargetException,
     SingleSourceField,
@@ -102,6 +103,55 @@ class NativeSourceField(AssetSourceField):
         local archive path relative to this BUILD file.
         """
     )
+
+
+def source_relative_path_error(path: str) -> Optional[str]:
+    """Why `path` cannot name a place in an unpacked source tree, or None."""
+    parts = path.split("/")
+    if not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts):
+        return f"{path!r} is not a relative path without `.`, `..` or empty segments"
+    return None
+
+
+class NativeSourceRootField(StringField):
+    alias = "source_root"
+    help = help_text(
+        """
+        The directory inside the archive that holds the project, for archives that bundle several
+        (e.g. `deps/libproj/proj` of an npm package), relative to the archive's one top directory
+        if it has one. Only that directory is built; the default is the whole archive.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value: Optional[str], address: Address) -> Optional[str]:
+        value = super().compute_value(raw_value, address)
+        if value is not None:
+            error = source_relative_path_error(value)
+            if error:
+                raise InvalidFieldException(f"{address}: `source_root` {error}. Fix: name a directory of the archive, e.g. `deps/libproj/proj`.")
+        return value
+
+
+class NativeBuildFilesField(DictStringToStringField):
+    alias = "build_files"
+    help = help_text(
+        """
+        Build-system files for a source that ships without its own, like rules_foreign_cc's
+        `build_file`: `{path in the source tree: file relative to this BUILD file}`, e.g.
+        `{"CMakeLists.txt": "proj.cmake"}`. Copied in before the `patches`; a file the source has
+        at that path is replaced.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):
+        value = super().compute_value(raw_value, address)
+        for dest in value or {}:
+            error = source_relative_path_error(dest)
+            if error:
+                raise InvalidFieldException(f"{address}: `build_files` key {error}. Fix: key each file by its path in the source tree, e.g. `CMakeLists.txt`.")
+        return value
 
 
 class NativeToolchainField(TargetReferenceField):
@@ -341,6 +391,8 @@ class NativeLibraryTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         NativeSourceField,
+        NativeSourceRootField,
+        NativeBuildFilesField,
         NativeToolchainField,
         NativeCMakeOptionsField,
         NativePatchesField,

@@ -138,3 +138,20 @@ if(NOT code EQUAL 0)
 endif()
 """,
 }
+
+# A bundle (like an npm package's deps/) holding a library's sources without their build system:
+# built with `source_root` and a CMakeLists.txt from `build_files`.
+BUNDLED = {
+    "README": "a bundle\n",
+    "deps/tinyd/tinyd.h": "int tinyd_answer(void);\n",
+    "deps/tinyd/tinyd.c": '#include "tinyd.h"\nint tinyd_answer(void) { return 4; }\n',
+}
+
+TINYD_CMAKE = """
+cmake_minimum_required(VERSION 3.13)
+project(tinyd C)
+add_library(tinyd SHARED tinyd.c)
+set_target_properties(tinyd PROPERTIES SOVERSION 1)
+install(TARGETS tinyd LIBRARY DESTINATION lib)
+install(FILES tinyd.h DESTINATION include)
+"""

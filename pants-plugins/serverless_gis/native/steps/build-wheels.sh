@@ -14,8 +14,7 @@
 #                       1.10.1), then built with --no-build-isolation: same bytes on every build.
 #     --out DIR         receives one wheel per PACKAGE (emptied first)
 #     --patches DIR     per-sdist recipe files:
-#                       <name>-<version>-*.patch  applied with patch -p1 to the unpacked sdist; the
-#                         placeholder @SGIS_PROJ_DATA@ in patched files becomes $PREFIX/share/proj
+#                       <name>-<version>-*.patch  applied with patch -p1 to the unpacked sdist
 #                       <name>-<version>.build-constraints.txt  pip constraints for its build
 #                         environment (e.g. a Cython line)
 #                       <name>-<version>.build-requires.txt  build requirements beyond its
@@ -147,7 +146,6 @@ for name in "${PKGS[@]}"; do
     patch -d "$src" -p1 --forward --no-backup-if-mismatch -s -i "$p" || die "patch $(basename "$p") does not apply to $name $version"
   done
   shopt -u nullglob
-  for f in $(grep -rl '@SGIS_PROJ_DATA@' "$src" || true); do sed -i "s#@SGIS_PROJ_DATA@#$PREFIX/share/proj#g" "$f"; done
   # compile extension modules in parallel (setuptools build_ext --parallel)
   if ! grep -qs '^\[build_ext\]' "$src/setup.cfg"; then
     printf '\n[build_ext]\nparallel = %s\n' "$MAX_JOBS" >>"$src/setup.cfg"

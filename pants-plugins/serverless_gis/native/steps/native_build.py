@@ -4,7 +4,7 @@ container as the non-root build user, network off (Python >= 3.7; elf_policy.py 
 
     native_build.py build --name NAME --build-system cmake|configure_make|make|meson
         --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs CORES]
-        [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
+        [--source-root DIR] [--build-file DEST=FILE]... [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
         [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
         [--license-file PATH]... [--vendor-toolchain-libraries] [--runtime-provided]
     native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... -- COMMAND...
@@ -14,8 +14,9 @@ build, the framework around the front end:
   1. dependency trees (portable install trees of other builds) are copied into the real --prefix
      (the image makes the build user own /opt), so every path compiled in or written to .pc/CMake
      files is the final one;
-  2. the source archive is unpacked to <build-root>/source (one top dir or flat) and the patches
-     applied in order with `patch -p1`;
+  2. the source archive is unpacked to <build-root>/source (one top dir or flat; with
+     --source-root, that directory of it), the --build-file files copied in (a source shipped
+     without its build system) and the patches applied in order with `patch -p1`;
   3. the front end configures, builds (JOBS_PER_CORE jobs per core) and installs into
      <build-root>/stage;
   4. the installed prefix becomes the tree: --remove globs and libtool archives deleted, the
@@ -171,11 +172,17 @@ def unpack(b):
     if subprocess.run(["tar", "-xf", a.source, "-C", src, "--no-same-owner"]).returncode != 0:
         raise BuildError(f"cannot extract {a.source}")
     top = os.listdir(src)
-    # one top dir is renamed, so paths baked into objects do not depend on the archive
-    if len(top) == 1 and os.path.isdir(os.path.join(src, top[0])):
-        os.rename(os.path.join(src, top[0]), b.source)
-    else:
-        os.rename(src, b.source)
+    # the project's directory is renamed, so paths baked into objects do not depend on the archive
+    base = os.path.join(src, top[0]) if len(top) == 1 and os.path.isdir(os.path.join(src, top[0])) else src
+    project = os.path.join(base, a.source_root) if a.source_root else base
+    if not os.path.isdir(project):
+        raise BuildError(f"{a.name}: source_root {a.source_root!r} is not a directory of {os.path.basename(a.source)}")
+    os.rename(project, b.source)
+    for spec in a.build_file:
+        dest, path = spec.split("=", 1)
+        b.log(f"build file {dest}")
+        os.makedirs(os.path.dirname(os.path.join(b.source, dest)), exist_ok=True)
+        shutil.copyfile(path, os.path.join(b.source, dest))
     for patch in a.patch:
         b.log(f"patch {os.path.basename(patch)}")
         done = subprocess.run(["patch", "-d", b.source, "-p1", "--forward", "--no-backup-if-mismatch", "-s", "-i", os.path.abspath(patch)])
@@ -278,10 +285,11 @@ def main():
     b.add_argument("--prefix", default="/opt")
     b.add_argument("--jobs", type=int)
     b.add_argument("--configure-command")
+    b.add_argument("--source-root")
     b.add_argument("--ccache", action="store_true")
     b.add_argument("--vendor-toolchain-libraries", action="store_true")
     b.add_argument("--runtime-provided", action="store_true")
-    for repeated in ("patch", "dep", "option", "make-target", "remove", "check", "expect", "license-file"):
+    for repeated in ("build-file", "patch", "dep", "option", "make-target", "remove", "check", "expect", "license-file"):
         b.add_argument(f"--{repeated}", action="append", default=[])
     r = sub.add_parser("run")
     r.add_argument("--name", required=True)
