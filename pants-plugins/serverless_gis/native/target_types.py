@@ -137,10 +137,10 @@ class NativeBuildFilesField(DictStringToStringField):
     alias = "build_files"
     help = help_text(
         """
-        Build-system files for a source that ships without its own, like rules_foreign_cc's
-        `build_file`: `{path in the source tree: file relative to this BUILD file}`, e.g.
-        `{"CMakeLists.txt": "proj.cmake"}`. Copied in before the `patches`; a file the source has
-        at that path is replaced.
+        Files a source ships without: its build system (like rules_foreign_cc's `build_file`) or
+        a licence text its notices name, as `{path in the source tree: file relative to this BUILD
+        file}`, e.g. `{"CMakeLists.txt": "proj.cmake"}`. Copied in before the `patches`; a file the
+        source has at that path is replaced.
         """
     )
 
