@@ -4,12 +4,11 @@
 # Default out: the recipe path with .packages -> .lock.
 # Bootstraps <@suite> minbase in a scratch dir, installs the recipe's packages unpinned (newest the
 # mirror serves, incl. @extra-suite security updates), and records every installed package=version
-# plus each @wheel's file name and sha256. Needs root, debootstrap, network to the Debian mirror + PyPI.
+# with its .deb's sha256 (from the signed index), each @sysroot-package at the newest version the
+# mirror's main suite has for the @sysroot architecture (with its sha256), and each @wheel's file
+# name and sha256. Needs root, debootstrap, network to the Debian mirror + PyPI.
 # Env: see pants-plugins/serverless_gis/native/steps/_rootfs-lib.sh (DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR); WORK_DIR (scratch, default mktemp).
 set -euo pipefail
-# The locked wheels come from PyPI whatever this machine's pip configuration says.
-export PIP_CONFIG_FILE=/dev/null
-unset $(compgen -e | grep '^PIP_' | grep -v '^PIP_CONFIG_FILE$') 2>/dev/null || true
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # The rootfs helpers ship with the ruleset: image builds run them inside Pants processes.
 . "$HERE/../../pants-plugins/serverless_gis/native/steps/_rootfs-lib.sh"
@@ -30,6 +29,15 @@ if [ ${#PACKAGES[@]} -gt 0 ]; then
 fi
 # security/updates may hold newer versions of debootstrap's base packages
 in_root "$root" apt-get -y -qq dist-upgrade >>"$work/install.log" 2>&1 || die "apt-get dist-upgrade failed"
+sysroot_lines=()
+if [ ${#SYSROOT_PACKAGES[@]} -gt 0 ]; then
+  mapfile -t sysroot_lines < <(for p in "${SYSROOT_PACKAGES[@]}"; do
+    v="$(in_root "$root" apt-cache show --no-all-versions "$p:$SYSROOT_ARCH" 2>/dev/null | sed -n 's/^Version: //p' | head -n1)"
+    [ -n "$v" ] || die "@sysroot-package $p: the mirror has no $SYSROOT_ARCH build of it in $SUITE main"
+    echo "$p:$SYSROOT_ARCH=$v"
+  done | { mapfile -t specs; index_sha256 "$root" "${specs[@]}"; } | sed "s/:$SYSROOT_ARCH=/=/")
+  [ ${#sysroot_lines[@]} = ${#SYSROOT_PACKAGES[@]} ] || die "no sha256 in the index for some @sysroot-package"
+fi
 wheel_lines=()
 if [ ${#WHEELS[@]} -gt 0 ]; then
   mapfile -t wheel_lines < <(download_wheels "$work/wheels" "${WHEELS[@]}")
@@ -45,7 +53,13 @@ tmp="$out.tmp.$$"
   for s in "${EXTRA_SUITES[@]}"; do echo "@extra-suite $s"; done
   [ -n "$USER_NAME" ] && echo "@user $USER_NAME $USER_UID"
   for w in "${wheel_lines[@]}"; do echo "@wheel $w"; done
-  list_installed "$root"
+  if [ -n "$SYSROOT_DIR" ]; then
+    echo "@sysroot $SYSROOT_ARCH $SYSROOT_DIR"
+    for p in "${sysroot_lines[@]}"; do echo "@sysroot-package $p"; done
+  fi
+  mapfile -t installed < <(list_installed "$root")
+  index_sha256 "$root" "${installed[@]}"
 } >"$tmp"
+[ "$(grep -c '^[^@#].* sha256=' "$tmp")" = "${#installed[@]}" ] || die "the index has no sha256 for some installed packages"
 mv "$tmp" "$out"
 note "wrote $out ($(grep -c '=' "$out") entries) in $((SECONDS - t0)) s"

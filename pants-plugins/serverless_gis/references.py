@@ -47,6 +47,14 @@ class Variants(Enum):
     SAME_RUNTIME = "same_runtime"
     # Only targets built for the owner's runtime apply; the others are skipped.
     ONLY_SAME_RUNTIME = "only_same_runtime"
+    # The variant built for the owner's runtime's CPU architecture (native libraries, parametrized
+    # by toolchain); an error when there is none.
+    SAME_ARCH = "same_arch"
+
+
+class ArchField(StringField):
+    """A target's CPU architecture (`x86_64`, `arm64`): what SAME_ARCH compares. A target without
+    one has the architecture of the target its `runtime` or `toolchain` names."""
 
 
 class ReferenceField(AsyncFieldMixin):
@@ -176,7 +184,53 @@ def _runtime_input(tgt: Target) -> AddressInput | None:
     )
 
 
+ARCH_FROM = ("runtime", "toolchain")
+
+
+async def _arch_of(tgt: Target) -> str | None:
+    # A loop, not recursion: Pants' rule visitor follows helper calls.
+    for _ in range(len(ARCH_FROM) + 1):
+        own = [f.value for f in tgt.field_values.values() if isinstance(f, ArchField)]
+        if own:
+            return own[0]
+        fields = [f for f in reference_fields(tgt) if f.alias in ARCH_FROM and f.specs]
+        if not fields:
+            return None
+        named = await Get(
+            Candidates,
+            CandidatesRequest(
+                AddressInput.parse(
+                    fields[0].specs[0], relative_to=tgt.address.spec_path,
+                    description_of_origin=f"the `{fields[0].alias}` field of {tgt.address}",
+                )
+            ),
+        )
+        if len(named.targets) != 1:
+            return None
+        tgt = named.targets[0]
+    return None
+
+
+async def _same_arch(request: ReferencesRequest, spec: str, candidates: list[Target]) -> list[Target]:
+    assert request.runtime is not None
+    runtime = await Get(
+        WrappedTarget, WrappedTargetRequest(request.runtime, description_of_origin=f"the runtime of {request.owner}")
+    )
+    arch = await _arch_of(runtime.target)
+    archs = [await _arch_of(t) for t in candidates]
+    matching = [t for t, a in zip(candidates, archs) if a == arch]
+    if matching or request.lenient:
+        return matching[:1] if matching else candidates
+    raise ReferenceError(
+        f"{request.owner}: {request.noun} `{spec}` is not built for {arch} (the {request.owner_noun}'s "
+        f"runtime {request.runtime}); it is built for: {', '.join(sorted(str(a) for a in archs))}. "
+        f"Fix: build it with a toolchain for {arch} too (`toolchain=parametrize(...)`)."
+    )
+
+
 async def _variants_for(request: ReferencesRequest, spec: str, candidates: list[Target]) -> list[Target]:
+    if request.variants is Variants.SAME_ARCH and request.runtime is not None:
+        return await _same_arch(request, spec, candidates)
     if request.variants is Variants.EXPLICIT or request.runtime is None:
         if len(candidates) > 1 and not request.lenient:
             raise ReferenceError(

@@ -208,7 +208,7 @@ async def build_bindings(
     small = [canonicalize_name(p) for p in field_set.optimize_for_size.value or ()]
     versions = check_versions(address, {p: "sdist" for p in packages}, files, locked, lockfile, wheelhouse_path)
 
-    native_targets = await Get(ReferencedTargets, ReferencesRequest.of(field_set.natives))
+    native_targets = await Get(ReferencedTargets, ReferencesRequest.of(field_set.natives, runtime.address))
     # Independent: the natives and CPython build at the same time, the wheelhouse downloads meanwhile.
     natives, image, python, patches, wheelhouse, policy = await MultiGet(
         Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets))),

@@ -13,7 +13,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
-from serverless_gis.references import RuntimeReferenceField, TargetReferenceField, TargetReferencesField
+from serverless_gis.references import RuntimeReferenceField, TargetReferenceField, TargetReferencesField, Variants
 from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
 
 
@@ -60,10 +60,12 @@ class BindingsNativesField(TargetReferencesField):
     expected_alias = "native_library"
     noun = "native library"
     required = True
+    variants = Variants.SAME_ARCH
     help = help_text(
         """
-        `native_library` targets the extension modules link (with their native dependencies).
-        Layers using these bindings ship them in `lib/`; no wheel carries its own copy.
+        `native_library` targets the extension modules link (with their native dependencies),
+        each the variant built for the runtime's arch. Layers using these bindings ship them in
+        `lib/`; no wheel carries its own copy.
         """
     )
 

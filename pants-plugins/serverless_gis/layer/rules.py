@@ -111,13 +111,13 @@ def layer_output_path(address: Address, runtime: ServerlessRuntime) -> str:
 
 
 async def layer_natives(
-    shipped: tuple[Address, ...], field: LayerNativesField, bindings: tuple[BuiltBindings, ...]
+    shipped: tuple[Address, ...], field: LayerNativesField, bindings: tuple[BuiltBindings, ...], runtime: Address
 ) -> tuple[tuple[Address, Digest], ...]:
     """The built trees of `shipped` (see `shipped_native_targets`): the layer's natives (`field`),
     those its bindings link, and all they need that the runtime does not provide."""
     natives = dict(lib for b in bindings for lib in b.natives.libraries)
     if field.value:
-        targets = await Get(ReferencedTargets, ReferencesRequest.of(field))
+        targets = await Get(ReferencedTargets, ReferencesRequest.of(field, runtime=runtime))
         natives.update((await Get(NativeClosure, NativeClosureRequest(Targets(targets.targets)))).libraries)
     return tuple((a, natives[a]) for a in shipped)
 
@@ -127,7 +127,7 @@ async def shipped_native_targets(field_set: ServerlessLayerFieldSet, runtime: Ad
     bindings for `runtime`, and everything they link that the runtime does not provide, by address."""
     bindings = await Get(ReferencedTargets, ReferencesRequest.of(field_set.bindings, runtime=runtime))
     roots = await MultiGet(
-        Get(ReferencedTargets, ReferencesRequest.of(field))
+        Get(ReferencedTargets, ReferencesRequest.of(field, runtime=runtime))
         for field in (
             *(t[BindingsNativesField] for t in bindings.targets),
             *((field_set.natives,) if field_set.natives.value else ()),
@@ -180,7 +180,7 @@ async def build_layer(
     stack = mount_order(base_built)
     provided = provided_distributions(address, stack)
     check_shared_files(address, stack)
-    natives = await layer_natives(shipped, field_set.natives, bindings)
+    natives = await layer_natives(shipped, field_set.natives, bindings, runtime.address)
     wheels = await Get(Digest, MergeDigests(b.wheels for b in bindings)) if bindings else None
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)

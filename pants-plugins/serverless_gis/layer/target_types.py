@@ -84,10 +84,11 @@ class LayerNativesField(TargetReferencesField):
     alias = "natives"
     expected_alias = "native_library"
     noun = "native library"
+    variants = Variants.SAME_ARCH
     help = help_text(
         """
-        `native_library` targets whose install trees (with their native dependencies) go into
-        the layer: `lib/` lands on `/opt/lib` (Lambda's LD_LIBRARY_PATH) and `share/` on
+        `native_library` targets whose install trees (with their native dependencies; each the
+        variant built for the layer's runtime's arch) go into the layer: `lib/` lands on `/opt/lib` (Lambda's LD_LIBRARY_PATH) and `share/` on
         `/opt/share`, the data paths compiled into the libraries.
         """
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
 from pants.core.target_types import http_source
-from pants.engine.addresses import Address, Addresses
+from pants.engine.addresses import Address
 from pants.engine.fs import (
     AddPrefix,
     CreateDigest,
@@ -27,16 +27,17 @@ from pants.engine.fs import (
 from pants.engine.process import FallibleProcessResult, Process, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
-    DependenciesRequest,
-    ExplicitlyProvidedDependencies,
     HydratedSources,
     HydrateSourcesRequest,
     Targets,
+    WrappedTarget,
+    WrappedTargetRequest,
 )
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
 from serverless_gis.native import closure
+from serverless_gis.native.closure import LinkedLibraries, LinkedLibrariesRequest
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.references import FieldReference, target_of_type
@@ -54,23 +55,25 @@ from serverless_gis.native.target_types import (
     NativeMakeTargetsField,
     NativeMesonOptionsField,
     NativeLibraryTarget,
+    NativeOptionsByArchField,
     NativePatchesField,
     NativePolicyField,
     NativeRuntimeProvidedField,
-    NativeSmokeImageField,
     NativeSmokeLinkField,
     NativeSmokeSourceField,
     NativeSourceField,
     NativeSourceRootField,
     NativeToolchainField,
     ToolchainArchField,
+    ToolchainCrossTripleField,
     ToolchainImageTarget,
     ToolchainLockfileField,
     ToolchainRegistryImageField,
+    ToolchainRunImageField,
 )
 
 # What every step in an image runs: the host wrapper, and the image build on a miss.
-IMAGE_SCRIPTS = ("process.sh", "build-toolchain-image.sh", "_rootfs-lib.sh")
+IMAGE_SCRIPTS = ("process.sh", "build-toolchain-image.sh", "_rootfs-lib.sh", "docker_archive.py")
 # The framework's driver and the ELF policy it applies.
 BUILD_SCRIPTS = ("native_build.py", "elf_policy.py")
 # More than any build machine has cores: Pants gives a step what is free of
@@ -81,6 +84,7 @@ JOBS = "{pants_concurrency}"
 # Fixed so the process key does not depend on where this machine keeps its binaries.
 PROCESS_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 NO_DOCKER_EXIT = 97
+NO_EMULATION_EXIT = 96  # an arm64 image, and qemu is not registered on this host
 _ERROR = GlobMatchErrorBehavior.error
 
 
@@ -105,6 +109,8 @@ class ToolchainImage:
     ref: str
     tag: str
     digest: Digest  # the lock (if any) and the scripts that build or pull the image
+    cross_triple: str | None  # its compilers build for `arch` from another CPU
+    run_image: ToolchainImageRequest | None  # where what it builds runs
 
     def process_argv(self, *command: str) -> tuple[str, ...]:
         return (
@@ -127,11 +133,11 @@ def lock_tag(lock_content: bytes) -> str:
 async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainImage:
     tgt = await target_of_type(request, ToolchainImageTarget)
     scripts = await step_scripts(*IMAGE_SCRIPTS)
+    arch, triple = tgt[ToolchainArchField].value, tgt[ToolchainCrossTripleField].value
+    run_image = ToolchainImageRequest.of(tgt[ToolchainRunImageField]) if tgt[ToolchainRunImageField].value else None
     registry_ref = tgt[ToolchainRegistryImageField].value
     if registry_ref:
-        return ToolchainImage(
-            tgt.address, tgt[ToolchainArchField].value, "registry", registry_ref, registry_ref, scripts
-        )
+        return ToolchainImage(tgt.address, arch, "registry", registry_ref, registry_ref, scripts, triple, run_image)
     lock = await Get(HydratedSources, HydrateSourcesRequest(tgt[ToolchainLockfileField]))
     contents = await Get(DigestContents, Digest, lock.snapshot.digest)
     if not contents:
@@ -142,12 +148,7 @@ async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainIm
         )
     digest = await Get(Digest, MergeDigests([scripts, lock.snapshot.digest]))
     return ToolchainImage(
-        tgt.address,
-        tgt[ToolchainArchField].value,
-        "lock",
-        contents[0].path,
-        lock_tag(contents[0].content),
-        digest,
+        tgt.address, arch, "lock", contents[0].path, lock_tag(contents[0].content), digest, triple, run_image
     )
 
 
@@ -170,8 +171,6 @@ async def run_in_image(
     merged = await Get(Digest, MergeDigests([image.digest, input_digest]))
     env = {
         "PATH": PROCESS_PATH,
-        # Toolchain image builds run pip on the host: no machine pip.conf may steer it.
-        "PIP_CONFIG_FILE": "/dev/null",
         "SGIS_TARGET": str(address),
         "SGIS_WRITABLE": " ".join(output_directories),
         **(extra_env or {}),
@@ -198,7 +197,7 @@ async def run_in_image(
             cache_scope=ProcessCacheScope.SUCCESSFUL,
         ),
     )
-    if result.exit_code == NO_DOCKER_EXIT:
+    if result.exit_code in (NO_DOCKER_EXIT, NO_EMULATION_EXIT):
         raise NativeBuildError(result.stderr.decode(errors="replace").strip())
     if check and result.exit_code != 0:
         tail = "\n".join(result.stderr.decode(errors="replace").splitlines()[-40:])
@@ -300,7 +299,6 @@ class NativeLibraryFieldSet(PackageFieldSet):
     policy: NativePolicyField
     smoke_source: NativeSmokeSourceField
     smoke_link: NativeSmokeLinkField
-    smoke_image: NativeSmokeImageField
     build_system: NativeBuildSystemField
     configure_options: NativeConfigureOptionsField
     configure_command: NativeConfigureCommandField
@@ -309,6 +307,7 @@ class NativeLibraryFieldSet(PackageFieldSet):
     meson_options: NativeMesonOptionsField
     expected_outputs: NativeExpectedOutputsField
     install_excludes: NativeInstallExcludesField
+    options_by_arch: NativeOptionsByArchField
     license_files: NativeLicenseFilesField
     runtime_provided: NativeRuntimeProvidedField
 
@@ -357,14 +356,16 @@ async def build_native_closure(request: NativeClosureRequest) -> NativeClosure:
     return NativeClosure(tuple(sorted(trees.items(), key=lambda kv: kv[0].spec)))
 
 
-def build_system_options(field_set: NativeLibraryFieldSet) -> tuple[str, ...]:
-    """The options of the front end the library uses (parse-time validation rejects the others)."""
-    return {
+def build_system_options(field_set: NativeLibraryFieldSet, arch: str) -> tuple[str, ...]:
+    """The options of the front end the library uses (parse-time validation rejects the others),
+    then those for the toolchain's arch."""
+    common = {
         "cmake": field_set.cmake_options,
         "configure_make": field_set.configure_options,
         "make": field_set.make_options,
         "meson": field_set.meson_options,
     }[field_set.build_system.value].value or ()
+    return (*common, *(field_set.options_by_arch.value or {}).get(arch, ()))
 
 
 def dep_dir(address: Address) -> str:
@@ -376,16 +377,8 @@ async def build_native_library(
     field_set: NativeLibraryFieldSet, native_build: NativeBuildSubsystem
 ) -> BuiltNativeLibrary:
     address = field_set.address
-    # The libraries this one links are its explicit `dependencies` (inferred ones are its images).
-    explicit = await Get(ExplicitlyProvidedDependencies, DependenciesRequest(field_set.dependencies))
-    direct = await Get(Targets, Addresses(explicit.includes))
-    for tgt in direct:
-        if not isinstance(tgt, NativeLibraryTarget):
-            raise NativeBuildError(
-                f"{address}: `dependencies` lists {tgt.address}, a `{tgt.alias}`; only "
-                "`native_library` targets can go there. Fix: remove it, or name the native_library "
-                "it stands for."
-            )
+    tgt = await Get(WrappedTarget, WrappedTargetRequest(address, description_of_origin="<infallible>"))
+    direct = Targets((await Get(LinkedLibraries, LinkedLibrariesRequest(tgt.target))).targets)
     closure = await Get(NativeClosure, NativeClosureRequest(direct))
     closure_items = closure.libraries
 
@@ -419,13 +412,14 @@ async def build_native_library(
         *(f"--build-file={dest}={path}" for dest, path in sorted(build_files.items())),
         *(arg for p in patch_paths for arg in ("--patch", p)),
         *(arg for a, _ in closure_items for arg in ("--dep", dep_dir(a))),
-        *(f"--option={o}" for o in build_system_options(field_set)),
+        *(f"--option={o}" for o in build_system_options(field_set, image.arch)),
         *(("--configure-command", field_set.configure_command.value) if field_set.configure_command.value else ()),
         *(f"--make-target={t}" for t in field_set.make_targets.value or ()),
         *(f"--expect={p}" for p in field_set.expected_outputs.value or ()),
         *(f"--remove={p}" for p in field_set.install_excludes.value or ()),
         *(f"--license-file={p}" for p in field_set.license_files.value or ()),
         *(("--runtime-provided",) if field_set.runtime_provided.value else ()),
+        *(("--cross", image.cross_triple) if image.cross_triple else ()),
     )
     result = await run_in_image(
         native_build,
@@ -456,11 +450,12 @@ async def smoke_check_native_library(
 ) -> NativeSmokeResult:
     field_set = request.field_set
     address = field_set.address
-    if not field_set.smoke_image.value:
-        raise NativeBuildError(f"{address}: `smoke_source` needs a `smoke_image` to run in.")
-    runtime_image = await Get(
-        ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.smoke_image)
-    )
+    if request.toolchain.run_image is None:
+        raise NativeBuildError(
+            f"{address}: `smoke_source` needs a place to run: its toolchain {request.toolchain.address} "
+            "has no `run_image`. Fix: give that toolchain_image a `run_image` (a bare image of its arch)."
+        )
+    runtime_image = await Get(ToolchainImage, ToolchainImageRequest, request.toolchain.run_image)
     source_path = os.path.normpath(os.path.join(address.spec_path, field_set.smoke_source.value))
     trees = [*(tree for _, tree in request.built.closure), request.built.tree]
     policy_path = field_set.policy.value
@@ -480,6 +475,7 @@ async def smoke_check_native_library(
             "python3", step_path("native_build.py"), "smoke", "--tree", "opt", "--policy", policy_path,
             "--source", source_path, "--out", "out/smoke",
             *(f"--link={lib}" for lib in field_set.smoke_link.value or ()),
+            *(("--cross", request.toolchain.cross_triple) if request.toolchain.cross_triple else ()),
         ),
         await Get(Digest, MergeDigests([opt, smoke_src, policy, scripts])),
         description=f"Compile smoke program of {address}",
@@ -504,9 +500,13 @@ async def smoke_check_native_library(
 
 @rule(desc="Package a native library", level=LogLevel.DEBUG)
 async def package_native_library(field_set: NativeLibraryFieldSet) -> BuiltPackage:
-    built = await Get(BuiltNativeLibrary, NativeLibraryFieldSet, field_set)
+    built, image = await MultiGet(
+        Get(BuiltNativeLibrary, NativeLibraryFieldSet, field_set),
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
+    )
     address = field_set.address
-    prefix = os.path.join(address.spec_path, address.target_name)
+    # One directory per arch: a target builds for every toolchain it is parametrized with.
+    prefix = os.path.join(address.spec_path, f"{address.target_name}-{image.arch}")
     digest = await Get(Digest, AddPrefix(built.tree, prefix))
     entries = await Get(DigestEntries, Digest, built.tree)
     files = [e for e in entries if isinstance(e, FileEntry)]

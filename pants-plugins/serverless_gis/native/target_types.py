@@ -12,6 +12,7 @@ from pants.engine.target import (
     BoolField,
     Dependencies,
     DictStringToStringField,
+    DictStringToStringSequenceField,
     InvalidFieldException,
     InvalidTargetException,
     SingleSourceField,
@@ -21,15 +22,44 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 from serverless_gis.licenses.target_types import spdx_expression_error
-from serverless_gis.references import TargetReferenceField
+from serverless_gis.references import ArchField, TargetReferenceField
 from serverless_gis.runtime.target_types import VersionField
 
 
-class ToolchainArchField(StringField):
+class ToolchainArchField(ArchField):
     alias = "arch"
     default = "x86_64"
     valid_choices = ("x86_64", "arm64")
-    help = "CPU architecture the image builds for."
+    help = "CPU architecture of what the image's compilers build and of what runs in it."
+
+
+# The GNU triple's CPU of each `arch`.
+TRIPLE_CPU = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+class ToolchainCrossTripleField(StringField):
+    alias = "cross_triple"
+    help = help_text(
+        """
+        For an image whose compilers build for another CPU than the one it runs on: their GNU
+        triple, e.g. `aarch64-linux-gnu` (Debian's `crossbuild-essential-arm64`), whose CPU is
+        `arch`'s. Builds in it cross-compile: `<triple>-gcc`, a CMake toolchain file, autoconf's
+        `--host`, qemu for what a build runs of its own output.
+        """
+    )
+
+
+class ToolchainRunImageField(TargetReferenceField):
+    alias = "run_image"
+    expected_alias = "toolchain_image"
+    noun = "toolchain image"
+    help = help_text(
+        """
+        A bare `toolchain_image` of the same `arch` (no compiler or -dev package, glibc no newer
+        than the runtime's) in which programs this toolchain builds run with the network off: the
+        `smoke_source` programs of native libraries.
+        """
+    )
 
 
 class ToolchainLockfileField(SingleSourceField):
@@ -72,11 +102,20 @@ class ToolchainImageTarget(Target):
     core_fields = (
         *COMMON_TARGET_FIELDS,
         ToolchainArchField,
+        ToolchainCrossTripleField,
         ToolchainLockfileField,
         ToolchainRegistryImageField,
+        ToolchainRunImageField,
     )
 
     def validate(self) -> None:
+        triple, arch = self[ToolchainCrossTripleField].value, self[ToolchainArchField].value
+        if triple and triple.split("-")[0] != TRIPLE_CPU[arch]:
+            raise InvalidTargetException(
+                f"The `toolchain_image` target {self.address} has cross_triple={triple!r} but "
+                f"arch={arch!r}, whose CPU is {TRIPLE_CPU[arch]}. Fix: set `arch` to the CPU the "
+                "cross compilers build for."
+            )
         if (self[ToolchainLockfileField].value is None) == (self[ToolchainRegistryImageField].value is None):
             raise InvalidTargetException(
                 f"The `toolchain_image` target {self.address} sets "
@@ -190,8 +229,9 @@ class NativeSmokeSourceField(StringField):
     alias = "smoke_source"
     help = help_text(
         """
-        A C program (relative to this BUILD file) compiled against the library and run in
-        `smoke_image` with the network off and the install tree at `/opt`; it must exit 0.
+        A C program (relative to this BUILD file) compiled against the library and run in the
+        toolchain's `run_image` with the network off and the install tree at `/opt`; it must
+        exit 0.
         """
     )
 
@@ -200,18 +240,6 @@ class NativeSmokeLinkField(StringSequenceField):
     alias = "smoke_link"
     default = ()
     help = "Libraries the smoke program links, e.g. `[\"gdal\"]`."
-
-
-class NativeSmokeImageField(TargetReferenceField):
-    alias = "smoke_image"
-    expected_alias = "toolchain_image"
-    noun = "toolchain image"
-    help = help_text(
-        """
-        Address of a bare `toolchain_image` with no -dev packages (glibc no newer than the
-        runtime's) in which the smoke program runs.
-        """
-    )
 
 
 class NativeVersionField(StringField):
@@ -340,6 +368,28 @@ class NativeExpectedOutputsField(StringSequenceField):
     )
 
 
+class NativeOptionsByArchField(DictStringToStringSequenceField):
+    alias = "options_by_arch"
+    help = help_text(
+        """
+        More options of the build system for one `arch` of the toolchain, after the common ones,
+        e.g. `{"x86_64": ["linux-x86_64"], "arm64": ["linux-aarch64"]}` (OpenSSL's target) or
+        OpenBLAS's CPU kernels: one target, the same sources, built for every toolchain.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):
+        value = super().compute_value(raw_value, address)
+        unknown = sorted(set(value or {}) - set(TRIPLE_CPU))
+        if unknown:
+            raise InvalidFieldException(
+                f"{address}: `options_by_arch` has keys {unknown}, not toolchain arches. Fix: key "
+                f"the options by {' or '.join(repr(a) for a in TRIPLE_CPU)}."
+            )
+        return value
+
+
 class NativeInstallExcludesField(StringSequenceField):
     alias = "install_excludes"
     default = ()
@@ -360,6 +410,7 @@ BUILD_SYSTEM_FIELDS = (
     NativeMesonOptionsField,
     NativeExpectedOutputsField,
     NativeInstallExcludesField,
+    NativeOptionsByArchField,
 )
 # The option fields each build system reads; setting another system's is an error.
 OPTIONS_OF = {
@@ -400,7 +451,6 @@ class NativeLibraryTarget(Target):
         NativePolicyField,
         NativeSmokeSourceField,
         NativeSmokeLinkField,
-        NativeSmokeImageField,
         NativeVersionField,
         NativeLicenseField,
         NativeLicenseFilesField,

@@ -16,6 +16,7 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 from serverless_gis.providers import PROVIDERS
+from serverless_gis.references import ArchField
 
 MIB = 1024 * 1024
 
@@ -72,7 +73,7 @@ class RuntimePythonVersionField(VersionField):
         return self.value if len(parts) == 3 else f"{self.value}.0"
 
 
-class RuntimeArchField(StringField):
+class RuntimeArchField(ArchField):
     alias = "arch"
     required = True
     valid_choices = ("x86_64", "arm64")

@@ -5,7 +5,10 @@
 #      SOURCE_DATE_EPOCH (default 1609459200 = 2021-01-01, used for file mtimes / shadow dates).
 set -euo pipefail
 
-RECIPE_FORMAT=1
+# Format 2 adds each package's sha256 (from the signed index, checked again at every image build)
+# and @sysroot; format 1 locks (versions only) are still read.
+RECIPE_FORMAT=2
+READABLE_FORMATS=" 1 2 "
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SECURITY_MIRROR="${DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"
@@ -15,11 +18,15 @@ die() { echo "$(basename "$0"): ERROR: $*" >&2; exit "${2:-1}"; }
 note() { echo "$(basename "$0"): $*" >&2; }
 
 # parse_recipe FILE: works for .packages and .lock files.
-# Sets SUITE ARCH EXTRA_SUITES[] USER_NAME USER_UID WHEELS[] (lines after "@wheel ") PACKAGES[] FORMAT
+# Sets SUITE ARCH EXTRA_SUITES[] USER_NAME USER_UID WHEELS[] (lines after "@wheel ") FORMAT,
+# PACKAGES[] (name=version in a lock, name in a recipe) and PACKAGE_SHA256[name=version],
+# SYSROOT_ARCH SYSROOT_DIR (`@sysroot <debian-arch> <dir>`: packages of another architecture
+# unpacked into <dir>, a cross compiler's target libraries) and SYSROOT_PACKAGES[] (same forms).
 parse_recipe() {
-  local f="$1" line key rest
-  SUITE="" ARCH="" USER_NAME="" USER_UID="" FORMAT=""
-  EXTRA_SUITES=() WHEELS=() PACKAGES=()
+  local f="$1" line key rest pkg sha
+  SUITE="" ARCH="" USER_NAME="" USER_UID="" FORMAT="" SYSROOT_ARCH="" SYSROOT_DIR=""
+  EXTRA_SUITES=() WHEELS=() PACKAGES=() SYSROOT_PACKAGES=()
+  declare -gA PACKAGE_SHA256=()
   [ -f "$f" ] || die "no such recipe/lock file: $f"
   while IFS= read -r line || [ -n "$line" ]; do
     line="${line%%#*}"; line="$(echo "$line" | sed -e 's/^[[:space:]]*//' -e 's/[[:space:]]*$//')"
@@ -33,14 +40,23 @@ parse_recipe() {
         @extra-suite) EXTRA_SUITES+=("$rest") ;;
         @user) USER_NAME="${rest%% *}"; USER_UID="${rest##* }" ;;
         @wheel) WHEELS+=("$rest") ;;
+        @sysroot) SYSROOT_ARCH="${rest%% *}"; SYSROOT_DIR="${rest##* }" ;;
+        @sysroot-package)
+          read -r pkg sha <<<"$rest"
+          [ -n "$SYSROOT_ARCH" ] || die "$f: @sysroot-package before @sysroot"
+          SYSROOT_PACKAGES+=("$pkg")
+          [ -z "${sha:-}" ] || PACKAGE_SHA256["${pkg%%=*}:$SYSROOT_ARCH=${pkg#*=}"]="${sha#sha256=}" ;;
         *) die "$f: unknown directive $key" ;;
       esac
     else
-      PACKAGES+=("$line")
+      read -r pkg sha <<<"$line"
+      PACKAGES+=("$pkg"); [ -z "${sha:-}" ] || PACKAGE_SHA256["$pkg"]="${sha#sha256=}"
     fi
   done <"$f"
   [ -n "$SUITE" ] || die "$f: missing @suite"
   [ -n "$ARCH" ] || die "$f: missing @arch"
+  if [ ${#SYSROOT_PACKAGES[@]} -gt 0 ] && [ -z "$SYSROOT_DIR" ]; then die "$f: @sysroot-package without @sysroot"; fi
+  return 0
 }
 
 pip_platform() {  # Debian arch -> manylinux platform tag for `pip download`
@@ -68,9 +84,10 @@ bootstrap_rootfs() {
     || { tail -n 30 "$r.debootstrap.log" >&2; die "debootstrap $SUITE ($ARCH) failed, log: $r.debootstrap.log"; }
   note "debootstrap $SUITE/$ARCH: $((SECONDS - t0)) s"
   {
-    echo "deb $DEBIAN_MIRROR $SUITE main"
+    # the mirror serves no other architecture's security builds: a sysroot comes from main
+    echo "deb [arch=$ARCH${SYSROOT_ARCH:+,$SYSROOT_ARCH}] $DEBIAN_MIRROR $SUITE main"
     for s in "${EXTRA_SUITES[@]}"; do
-      if [[ "$s" == *-security ]]; then echo "deb $DEBIAN_SECURITY_MIRROR $s main"; else echo "deb $DEBIAN_MIRROR $s main"; fi
+      if [[ "$s" == *-security ]]; then echo "deb [arch=$ARCH] $DEBIAN_SECURITY_MIRROR $s main"; else echo "deb [arch=$ARCH] $DEBIAN_MIRROR $s main"; fi
     done
   } >"$r/etc/apt/sources.list"
   printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"; chmod 755 "$r/usr/sbin/policy-rc.d"
@@ -80,6 +97,7 @@ APT::Install-Suggests "false";
 Acquire::Languages "none";
 APT
   mount -t proc proc "$r/proc"; ROOTFS_MOUNTS+=("$r/proc")
+  [ -z "$SYSROOT_ARCH" ] || in_root "$r" dpkg --add-architecture "$SYSROOT_ARCH"
   in_root "$r" apt-get update -qq || die "apt-get update in the rootfs failed"
 }
 
@@ -94,10 +112,72 @@ list_installed() {
     | awk -F'|' -v a="$ARCH" '$1 ~ /^ii/ { n=$2; if ($3 != a && $3 != "all") n=n":"$3; print n"="$4 }' | LC_ALL=C sort
 }
 
+# index_sha256 DIR SPEC... -> "SPEC sha256=HEX" per SPEC (name[:arch]=version), from the apt index
+# (signed by the archive; apt checks every download against it).
+index_sha256() {
+  local r="$1" p a v h spec; shift
+  [ $# -gt 0 ] || return 0
+  declare -A found=()
+  while IFS='|' read -r p a v h; do
+    found["$p=$v"]="$h"; found["$p:$a=$v"]="$h"
+  done < <(in_root "$r" apt-cache show "$@" 2>/dev/null | awk '
+    /^Package: / { p = $2 } /^Architecture: / { a = $2 } /^Version: / { v = $2 }
+    /^SHA256: / { print p "|" a "|" v "|" $2 }')
+  for spec in "$@"; do
+    [ -z "${found[$spec]:-}" ] || echo "$spec sha256=${found[$spec]}"
+  done
+}
+
+# check_locked_sha256 DIR SPEC...: the index's sha256 of every SPEC equals the lock's (exit 3 naming
+# the differing or unindexed ones). Format 1 locks have no sha256 to check.
+check_locked_sha256() {
+  local r="$1"; shift
+  local spec h bad=() got
+  declare -A indexed=()
+  while read -r spec h; do indexed["$spec"]="${h#sha256=}"; done < <(index_sha256 "$r" "$@")
+  for spec in "$@"; do
+    got="${indexed[$spec]:-}"
+    [ -n "${PACKAGE_SHA256[$spec]:-}" ] || continue
+    [ "$got" = "${PACKAGE_SHA256[$spec]}" ] || bad+=("$spec: locked sha256 ${PACKAGE_SHA256[$spec]}, mirror ${got:-serves no such version}")
+  done
+  if [ ${#bad[@]} -gt 0 ]; then
+    echo "$(basename "$0"): ERROR: the mirror ($DEBIAN_MIRROR) no longer serves these locked files:" >&2
+    printf '  %s\n' "${bad[@]}" >&2
+    echo "Refresh the lock: build-support/docker/refresh-toolchain-lock.sh <recipe.packages>" >&2
+    exit 3
+  fi
+}
+
+# install_sysroot DIR: download the @sysroot-package files (name:arch=version) through apt, check
+# each against the lock's sha256, unpack them into the sysroot and make its absolute symlinks
+# relative (Debian's `symlinks`, which the recipe installs), so they resolve inside the sysroot.
+install_sysroot() {
+  local r="$1" spec f want got
+  [ ${#SYSROOT_PACKAGES[@]} -gt 0 ] || return 0
+  local specs=() debs="$r/tmp/sysroot-debs"
+  for spec in "${SYSROOT_PACKAGES[@]}"; do specs+=("${spec%%=*}:$SYSROOT_ARCH=${spec#*=}"); done
+  check_locked_sha256 "$r" "${specs[@]}"
+  mkdir -p "$debs" "$r$SYSROOT_DIR"; chmod 777 "$debs"
+  (cd "$debs" && in_root "$r" sh -c "cd /tmp/sysroot-debs && apt-get download -qq $(printf '%q ' "${specs[@]}")") \
+    || die "apt-get download of the sysroot packages failed (see above)" 3
+  for spec in "${specs[@]}"; do
+    f="$(ls "$debs/${spec%%:*}_"*"_$SYSROOT_ARCH.deb")" || die "no downloaded file for $spec"
+    want="${PACKAGE_SHA256[$spec]}" got="$(sha256sum "$f" | cut -d' ' -f1)"
+    [ "$got" = "$want" ] || die "$spec: downloaded sha256 $got, locked $want" 3
+    in_root "$r" dpkg-deb -x "/tmp/sysroot-debs/$(basename "$f")" "$SYSROOT_DIR"
+  done
+  rm -rf "$debs"
+  in_root "$r" symlinks -rcs "$SYSROOT_DIR" >/dev/null
+}
+
 # download_wheels DEST SPEC... ; SPEC = "name==ver" or "name==ver file sha256=HEX" (locked).
 # Prints "name==ver file sha256=HEX" per wheel. Locked specs are downloaded with --require-hashes.
 download_wheels() {
   local dest="$1"; shift
+  # PyPI's files whatever this machine's pip configuration says
+  local pip=(env) v
+  for v in $(compgen -e | grep '^PIP_'); do pip+=(-u "$v"); done
+  pip+=(PIP_CONFIG_FILE=/dev/null python3 -m pip)
   local spec name file sha plat req
   plat="$(pip_platform "$ARCH")"
   mkdir -p "$dest"
@@ -106,10 +186,10 @@ download_wheels() {
     req="$dest/req.txt"
     if [ -n "${sha:-}" ]; then echo "$name --hash=sha256:${sha#sha256=}" >"$req"; else echo "$name" >"$req"; fi
     local d; d="$(mktemp -d "$dest/w.XXXX")"
-    python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+    "${pip[@]}" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
       --platform "$plat" --python-version 3.9 --implementation py --abi none \
       ${sha:+--require-hashes} -r "$req" -d "$d" >&2 \
-      || python3 -m pip download -q --disable-pip-version-check --no-deps --only-binary=:all: \
+      || "${pip[@]}" download -q --disable-pip-version-check --no-deps --only-binary=:all: \
       --platform "$plat" --python-version 3.9 ${sha:+--require-hashes} -r "$req" -d "$d" >&2 \
       || die "pip download of wheel $name failed (expected ${sha:-any hash})"
     local got; got="$(ls "$d")"

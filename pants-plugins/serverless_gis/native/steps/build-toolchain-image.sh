@@ -3,10 +3,14 @@
 #   build-toolchain-image.sh <file.lock> [tag]        build (no-op if the tag already exists, FORCE=1 rebuilds)
 #   build-toolchain-image.sh --print-tag <file.lock>  print the content-derived tag and exit
 # Default tag: ${IMAGE_REPO:-serverless-gis/toolchain}:<first 16 hex of sha256(lock file)>.
-# Steps: debootstrap --variant=minbase <@suite>; apt-get install pkg=ver for every locked package;
-# verify the installed set equals the lock exactly; unpack locked @wheels (sha256-checked);
-# add @user; normalize; deterministic tar | docker import.
-# Exit codes: 2 usage/env, 3 mirror no longer serves a locked version, 4 installed set != lock, 1 other.
+# Steps: debootstrap --variant=minbase <@suite> (another architecture runs under qemu: binfmt, see
+# build-support/docker/ensure-binfmt-arm64.sh); the index's sha256 of every locked package checked
+# against the lock; apt-get install pkg=ver for every locked package; verify the installed set
+# equals the lock exactly; unpack the @sysroot packages (sha256-checked); unpack locked @wheels
+# (sha256-checked); add @user; normalize; deterministic tar, loaded as an image of the lock's
+# architecture (`docker load` of an archive whose config names it: `docker import` would label it
+# with the host's).
+# Exit codes: 2 usage/env, 3 mirror no longer serves a locked version or file, 4 installed set != lock, 1 other.
 # Env: IMAGE_REPO, FORCE, WORK_DIR, KEEP_WORK, ROOTFS_TAR_OUT (also write the rootfs tar here),
 #      DEBIAN_MIRROR, DEBIAN_SECURITY_MIRROR, SOURCE_DATE_EPOCH (see _rootfs-lib.sh).
 set -euo pipefail
@@ -26,7 +30,7 @@ fi
 lock="$1"; tag="${2:-$(lock_tag "$lock")}"
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap/chroot)" 2
 parse_recipe "$lock"
-[ "$FORMAT" = "$RECIPE_FORMAT" ] || die "$lock has @format '${FORMAT}', this script writes format $RECIPE_FORMAT: refresh it with refresh-toolchain-lock.sh" 2
+[[ "$READABLE_FORMATS" == *" $FORMAT "* ]] || die "$lock has @format '${FORMAT}', this script reads formats$READABLE_FORMATS: refresh it with refresh-toolchain-lock.sh" 2
 docker info >/dev/null 2>&1 || die "no Docker daemon answers 'docker info': start one (as root; this repository: build-support/host-setup.sh)" 2
 if [ -z "${FORCE:-}" ] && docker image inspect "$tag" >/dev/null 2>&1; then
   note "image $tag already present"; echo "$tag"; exit 0
@@ -36,7 +40,11 @@ work="${WORK_DIR:-$(mktemp -d /tmp/toolchain-image.XXXXXX)}"; mkdir -p "$work"
 root="$work/rootfs"; rm -rf "$root"
 trap 'cleanup_mounts; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 t0=$SECONDS
+if [ "$ARCH" != "$(dpkg --print-architecture)" ] && ! grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+  die "$lock is for $ARCH: building it on this $(dpkg --print-architecture) host needs qemu registered with binfmt_misc (as root: build-support/host-setup.sh)" 2
+fi
 bootstrap_rootfs "$root"
+check_locked_sha256 "$root" "${PACKAGES[@]}"
 
 # 1. every locked version must still be served: one dry run reports all missing versions at once.
 pins=("${PACKAGES[@]}")
@@ -62,7 +70,9 @@ if ! diff <(printf '%s\n' "${PACKAGES[@]}" | LC_ALL=C sort) <(list_installed "$r
   exit 4
 fi
 
-# 3. wheels (sha256 enforced by pip --require-hashes)
+# 3. another architecture's packages for a cross compiler, then wheels
+install_sysroot "$root"
+# wheels (sha256 enforced by pip --require-hashes)
 if [ ${#WHEELS[@]} -gt 0 ]; then
   download_wheels "$work/wheels" "${WHEELS[@]}" >/dev/null
   for w in "${WHEELS[@]}"; do
@@ -76,13 +86,9 @@ fi
 normalize_rootfs "$root"
 lock_sha="$(sha256sum "$lock" | cut -d' ' -f1)"
 t2=$SECONDS
-if [ -n "${ROOTFS_TAR_OUT:-}" ]; then
-  deterministic_tar "$root" >"$ROOTFS_TAR_OUT"
-  docker import -c "LABEL org.serverless-gis.lock-sha256=$lock_sha" -c "ENV LANG=C.UTF-8" \
-    "$ROOTFS_TAR_OUT" "$tag" >/dev/null
-else
-  deterministic_tar "$root" | docker import -c "LABEL org.serverless-gis.lock-sha256=$lock_sha" \
-    -c "ENV LANG=C.UTF-8" - "$tag" >/dev/null
-fi
+tar_out="${ROOTFS_TAR_OUT:-$work/rootfs.tar}"
+deterministic_tar "$root" >"$tar_out"
+python3 "$HERE/docker_archive.py" "$tar_out" "$tag" "$ARCH" "org.serverless-gis.lock-sha256=$lock_sha" "$work/image"
+tar -C "$work/image" -cf - . | docker load >/dev/null
 note "import: $((SECONDS - t2)) s; total $((SECONDS - t0)) s; $(du -sh "$root" | cut -f1) rootfs"
 echo "$tag"

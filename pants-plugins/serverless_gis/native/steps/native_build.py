@@ -6,9 +6,9 @@ container as the non-root build user, network off (Python >= 3.7; elf_policy.py 
         --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs CORES]
         [--source-root DIR] [--build-file DEST=FILE]... [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
         [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
-        [--license-file PATH]... [--vendor-toolchain-libraries] [--runtime-provided]
-    native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... -- COMMAND...
-    native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]...
+        [--license-file PATH]... [--vendor-toolchain-libraries] [--runtime-provided] [--cross TRIPLE]
+    native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... [--cross TRIPLE] -- COMMAND...
+    native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]... [--cross TRIPLE]
 
 build, the framework around the front end:
   1. dependency trees (portable install trees of other builds) are copied into the real --prefix
@@ -27,6 +27,12 @@ build, the framework around the front end:
      commands run in it; every --expect glob must match (a declared output that is missing fails,
      naming it);
   5. the tree is copied into --out (a host-owned directory).
+--cross TRIPLE (e.g. aarch64-linux-gnu) builds for another CPU with the image's cross compilers:
+CC, CXX and binutils are `TRIPLE-*`; CMake gets a toolchain file (the cross compilers' own target
+libraries and the dependency trees as find roots, qemu as CMAKE_CROSSCOMPILING_EMULATOR for
+try_run); an autoconf configure gets --host/--build; other configure scripts and Makefiles take
+CC and friends from the environment (OpenSSL's target name is one of its configure_options);
+every ELF file of the tree must be for that CPU.
 run: the framework around a build that is a script of its own (the wheels of python_bindings):
 dependency trees into the prefix, COMMAND, its --stage directory copied into --out.
 The build root is fixed per build (its paths end up in objects and ccache keys). Logs of each
@@ -37,6 +43,7 @@ the policy), then compiles the smoke program against them.
 import argparse
 import glob
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -55,6 +62,60 @@ class BuildError(Exception):
     pass
 
 
+class Target:
+    """The CPU a build is for: the image's own, or another through its `TRIPLE-` cross tools."""
+
+    MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}
+    TOOLS = {"CC": "gcc", "CXX": "g++", "AR": "ar", "RANLIB": "ranlib", "NM": "nm", "LD": "ld",
+             "STRIP": "strip", "OBJCOPY": "objcopy", "OBJDUMP": "objdump", "READELF": "readelf"}
+
+    def __init__(self, triple=None):
+        self.triple = triple
+        self.cpu = triple.split("-")[0] if triple else platform.machine()
+        if self.cpu not in self.MACHINES:
+            raise BuildError(f"no ELF machine known for the CPU {self.cpu!r} ({triple or 'this image'})")
+        self.machine = self.MACHINES[self.cpu]
+
+    # Where a cross image keeps the target's libraries: the cross compilers' own, and the packages
+    # its lock's @sysroot unpacks (what CPython's extension modules link).
+    SYSROOT = "/sysroot"
+
+    def tool(self, name):
+        return f"{self.triple}-{name}" if self.triple else name
+
+    def environment(self):
+        if not self.triple:
+            return {}
+        # QEMU_LD_PREFIX: the target's programs (a build's checks, tests) find their loader and libc
+        return {**{var: self.tool(name) for var, name in self.TOOLS.items()}, "QEMU_LD_PREFIX": f"/usr/{self.triple}"}
+
+    def library_dirs(self):
+        """Where the toolchain's own libraries of the target are (None: the image's ldconfig cache)."""
+        if not self.triple:
+            return None
+        return [f"/usr/{self.triple}/lib", f"{self.SYSROOT}/lib/{self.triple}", f"{self.SYSROOT}/usr/lib/{self.triple}"]
+
+    def cmake_toolchain_file(self, path, prefix):
+        """Only the cross compilers' target libraries and the dependency trees are searched."""
+        sysroot = f"/usr/{self.triple}"
+        with open(path, "w") as f:
+            f.write("\n".join([
+                "set(CMAKE_SYSTEM_NAME Linux)",
+                f"set(CMAKE_SYSTEM_PROCESSOR {self.cpu})",
+                f"set(CMAKE_C_COMPILER {self.tool('gcc')})",
+                f"set(CMAKE_CXX_COMPILER {self.tool('g++')})",
+                f"set(CMAKE_LIBRARY_ARCHITECTURE {self.triple})",
+                f"set(CMAKE_FIND_ROOT_PATH {sysroot} {prefix})",
+                "set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)",
+                "set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)",
+                "set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)",
+                "set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)",
+                f"set(CMAKE_CROSSCOMPILING_EMULATOR qemu-{self.cpu}-static -L {sysroot})",
+                "",
+            ]))
+        return path
+
+
 class Build:
     def __init__(self, a):
         self.a = a
@@ -62,6 +123,7 @@ class Build:
         self.source = os.path.join(self.root, "source")
         self.stage = os.path.join(self.root, "stage")
         self.jobs = str(JOBS_PER_CORE * (a.jobs or os.cpu_count()))
+        self.target = Target(a.cross)
 
     def log(self, msg):
         print(f"native-build[{self.a.name}]: {msg}", file=sys.stderr, flush=True)
@@ -95,11 +157,12 @@ def cmake(b):
     # LIBDIR typed: a project that declares it a PATH (libjpeg-turbo) would make an untyped
     # relative value absolute against the working directory.
     release = os.environ.get("OPT_FLAGS", "-O2 -DNDEBUG")  # CMake's Release -O3 made libgdal 9% bigger
+    cross = [f"-DCMAKE_TOOLCHAIN_FILE={b.target.cmake_toolchain_file(os.path.join(b.root, 'cross.cmake'), a.prefix)}"] if a.cross else []
     b.run("configure", [
         "cmake", "-S", b.source, "-B", build_dir, "-DCMAKE_BUILD_TYPE=Release",
         f"-DCMAKE_INSTALL_PREFIX={a.prefix}", "-DCMAKE_INSTALL_LIBDIR:PATH=lib", f"-DCMAKE_PREFIX_PATH={a.prefix}",
         "-DCMAKE_SKIP_INSTALL_RPATH=ON", f"-DCMAKE_C_FLAGS_RELEASE={release}", f"-DCMAKE_CXX_FLAGS_RELEASE={release}",
-        *launcher, *a.option,
+        *cross, *launcher, *a.option,
     ])
     b.run("build", ["cmake", "--build", build_dir, "-j", b.jobs, *(("--target", *a.make_target) if a.make_target else ())])
     b.run("install", ["cmake", "--install", build_dir], env={"DESTDIR": b.stage})
@@ -114,7 +177,13 @@ def configure_make(b):
     command = a.configure_command or "./configure"
     if not os.path.isfile(os.path.join(b.source, command)):
         raise BuildError(f"no {command} at the top of {a.source} (build_system='configure_make')")
-    b.run("configure", [command, f"--prefix={a.prefix}", *a.option], cwd=b.source)
+    cross = []
+    if a.cross:
+        with open(os.path.join(b.source, command), errors="replace") as f:
+            if "Generated by GNU Autoconf" in f.read(4096):
+                build = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True, check=True).stdout.strip()
+                cross = [f"--host={a.cross}", f"--build={build}"]
+    b.run("configure", [command, f"--prefix={a.prefix}", *cross, *a.option], cwd=b.source)
     b.run("build", ["make", "-j", b.jobs, *a.make_target], cwd=b.source)
     b.run("install", ["make", "install", f"DESTDIR={b.stage}"], cwd=b.source)
 
@@ -138,6 +207,8 @@ def meson(b):
         )
     if not os.path.isfile(os.path.join(b.source, "meson.build")):
         raise BuildError(f"no meson.build at the top of {a.source} (build_system='meson')")
+    if a.cross:
+        raise BuildError(f"{a.name}: cross builds with meson need a cross file, which the framework does not write yet")
     build_dir = os.path.join(b.root, "build")
     b.run("configure", [
         "meson", "setup", build_dir, b.source, f"--prefix={a.prefix}", "--libdir=lib",
@@ -218,7 +289,10 @@ def finish_tree(b, policy):
             elif os.path.lexists(path):
                 os.remove(path)
     install_licenses(b, tree)
-    failures = elf_policy.vendor(tree, policy, a.dep, log=b.log, from_toolchain=a.vendor_toolchain_libraries)
+    failures = elf_policy.vendor(
+        tree, policy, a.dep, log=b.log, from_toolchain=a.vendor_toolchain_libraries,
+        strip=b.target.tool("strip"), machine=b.target.machine, toolchain_dirs=b.target.library_dirs(),
+    )
     if not failures and a.runtime_provided:
         failures = elf_policy.not_provided(tree, policy, log=b.log)
     if failures:
@@ -244,6 +318,9 @@ def build(a):
         # Where the dependency trees' .pc files are. Not set otherwise: autoconf records it in the
         # build (CPython's sysconfig), and CMake builds have always had it.
         os.environ["PKG_CONFIG_PATH"] = f"{a.prefix}/lib/pkgconfig"
+    if a.cross:
+        # nothing of the image's own architecture may be found
+        os.environ.update(b.target.environment(), PKG_CONFIG_LIBDIR=f"{a.prefix}/lib/pkgconfig")
     os.umask(0o022)
     policy = elf_policy.Policy(a.policy)
     shutil.rmtree(b.root, ignore_errors=True)
@@ -256,6 +333,7 @@ def build(a):
 
 
 def run(a):
+    os.environ.update(Target(a.cross).environment())
     install_dependencies(a.prefix, a.dep)
     done = subprocess.run(a.command)
     if done.returncode != 0:
@@ -265,12 +343,16 @@ def run(a):
 
 def smoke(a):
     tree = os.path.abspath(a.tree)
-    failures = elf_policy.audit(tree, elf_policy.Policy(a.policy), [os.path.join(tree, "lib")], log=lambda m: print(m, file=sys.stderr))
+    target = Target(a.cross)
+    failures = elf_policy.audit(
+        tree, elf_policy.Policy(a.policy), [os.path.join(tree, "lib")], machine=target.machine,
+        log=lambda m: print(m, file=sys.stderr),
+    )
     if failures:
         raise BuildError("the merged install trees do not resolve from their lib/ and the runtime policy")
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     subprocess.run([
-        "gcc", "-O2", "-std=c99", "-D_GNU_SOURCE", f"-I{tree}/include", a.source, "-o", a.out,
+        target.tool("gcc"), "-O2", "-std=c99", "-D_GNU_SOURCE", f"-I{tree}/include", a.source, "-o", a.out,
         f"-L{tree}/lib", f"-Wl,-rpath-link,{tree}/lib", *(f"-l{lib}" for lib in a.link), "-lm",
     ], check=True)
 
@@ -285,6 +367,7 @@ def main():
     b.add_argument("--prefix", default="/opt")
     b.add_argument("--jobs", type=int)
     b.add_argument("--configure-command")
+    b.add_argument("--cross")
     b.add_argument("--source-root")
     b.add_argument("--ccache", action="store_true")
     b.add_argument("--vendor-toolchain-libraries", action="store_true")
@@ -296,11 +379,13 @@ def main():
     r.add_argument("--prefix", default="/opt")
     r.add_argument("--dep", action="append", default=[])
     r.add_argument("--stage", required=True)
+    r.add_argument("--cross")
     r.add_argument("--out", required=True)
     r.add_argument("command", nargs=argparse.REMAINDER)
     s = sub.add_parser("smoke")
     s.add_argument("--tree", required=True)
     s.add_argument("--link", action="append", default=[])
+    s.add_argument("--cross")
     for p in (b, s):
         p.add_argument("--source", required=True)
         p.add_argument("--out", required=True)

@@ -67,5 +67,16 @@ setsid -f sh -c "while kill -0 $$ 2>/dev/null; do sleep 2; done; docker kill $na
 cpus=()
 [ -n "${DOCKER_HOST:-}" ] || cpus=(--cpuset-cpus "$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)")
 read -r -a extra <<< "${SGIS_DOCKER_ARGS:-}"
-docker run --rm --name "$name" --hostname sgis-build --network none --user 1000:1000 "${cpus[@]}" \
+# An image of another architecture (arm64 on an x86_64 host) runs under qemu through binfmt_misc.
+arch="$(docker image inspect -f '{{.Architecture}}' "$tag")"
+if [ "$arch" != "$(docker version -f '{{.Server.Arch}}')" ] && [ "$arch" = arm64 ] \
+  && ! grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+  cat >&2 <<MSG
+ERROR: $target runs in $tag, an arm64 image, and this $(docker version -f '{{.Server.Arch}}') host cannot run
+arm64 programs: qemu-aarch64 is not registered with binfmt_misc. Fix: run build-support/host-setup.sh
+(as root, once per boot), or point Pants at a remote cache that already holds this step.
+MSG
+  exit 96
+fi
+docker run --rm --name "$name" --hostname sgis-build --network none --user 1000:1000 --platform "linux/$arch" "${cpus[@]}" \
   "${extra[@]}" "${mounts[@]}" "${envs[@]}" -e SOURCE_DATE_EPOCH=1609459200 -w /work "$tag" "$@" </dev/null
