@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pants.engine.addresses import Address
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import (
     InvalidFieldException,
@@ -51,19 +52,27 @@ def _check(owner: Target, runtime: Target | None, alias: str, referenced: Target
             )
 
 
+def _unparametrized(address: Address) -> Address:
+    return Address(address.spec_path, target_name=address.target_name)
+
+
 async def _check_cpython_arch(owner: Target, runtime: Target, cpythons: list[tuple[str, Target]]) -> None:
-    """A CPython runs on the CPU of the toolchain image that built it."""
+    """A CPython runs on the CPU of the toolchain image that built it: one variant of each named
+    target (parametrized by toolchain) must be built for the runtime's."""
     built_by = await MultiGet(Get(AllReferences, AllReferencesRequest(t.address)) for _, t in cpythons)
     runtime_arch = runtime[RuntimeArchField].value
+    fits: dict[Address, list[str]] = {}
     for (alias, cpython), references in zip(cpythons, built_by):
-        for _, image in references.named:
-            if image.has_field(ToolchainArchField) and image[ToolchainArchField].value != runtime_arch:
-                raise InvalidFieldException(
-                    f"{owner.address}: `{alias}` names {cpython.address}, a CPython built by "
-                    f"{image.address} for {image[ToolchainArchField].value}, but the runtime "
-                    f"{runtime.address} is {runtime_arch}. Fix: use a `cpython_build` whose "
-                    f"`toolchain` is an image with `arch=\"{runtime_arch}\"`."
-                )
+        archs = [image[ToolchainArchField].value for _, image in references.named if image.has_field(ToolchainArchField)]
+        fits.setdefault(_unparametrized(cpython.address), []).extend(archs)
+    for (alias, cpython) in cpythons:
+        archs = fits[_unparametrized(cpython.address)]
+        if archs and runtime_arch not in archs:
+            raise InvalidFieldException(
+                f"{owner.address}: `{alias}` names {cpython.address}, a CPython built for "
+                f"{', '.join(sorted(set(archs)))}, but the runtime {runtime.address} is {runtime_arch}. "
+                f"Fix: use a `cpython_build` whose `toolchain` is an image with `arch=\"{runtime_arch}\"`."
+            )
 
 
 @rule(desc="Check referenced targets fit together", level=LogLevel.DEBUG)
@@ -89,6 +98,8 @@ async def validate_referenced_targets(request: ValidateReferencedTargets) -> Val
     if runtime is None:
         # Without a runtime (a native library), its build and smoke images must share one CPU.
         images = [(alias, t) for alias, t in pairs if t.has_field(ToolchainArchField)]
+        if owner.has_field(ToolchainArchField):  # a toolchain and its run_image
+            images.append(("arch", owner))
         archs = {t[ToolchainArchField].value for _, t in images}
         if len(archs) > 1:
             listed = ", ".join(f"`{alias}` {t.address} ({t[ToolchainArchField].value})" for alias, t in images)

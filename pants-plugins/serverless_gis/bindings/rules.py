@@ -213,7 +213,7 @@ async def build_bindings(
     natives, image, python, patches, wheelhouse, policy = await MultiGet(
         Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets))),
         Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
-        Get(BuiltCPython, CPythonRequest, CPythonRequest.of(field_set.python)),
+        Get(BuiltCPython, CPythonRequest(field_set.python, runtime.address)),
         Get(HydratedSources, HydrateSourcesRequest(field_set.patches)),
         Get(Wheelhouse, WheelhouseRequest(address, wheelhouse_path, files)),
         Get(Digest, PathGlobs([field_set.policy.value])),

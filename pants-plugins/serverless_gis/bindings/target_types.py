@@ -75,7 +75,13 @@ class BindingsPythonField(TargetReferenceField):
     expected_alias = "cpython_build"
     noun = "CPython build"
     required = True
-    help = "Address of the `cpython_build` the wheels are built with (the runtime's CPython)."
+    variants = Variants.SAME_ARCH
+    help = help_text(
+        """
+        Address of the `cpython_build` the wheels are built with (the runtime's CPython: the
+        variant built for the runtime's arch).
+        """
+    )
 
 
 class BindingsRuntimeField(RuntimeReferenceField):

@@ -77,7 +77,7 @@ async def run_invoke_test(
         Get(BuiltPackage, ServerlessFunctionFieldSet, function_fs),
         Get(FunctionLayers, FunctionLayersRequest(function.address, tuple(function_fs.layers.value or ()), runtime)),
         Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.image)),
-        Get(BuiltCPython, CPythonRequest, CPythonRequest.of(field_set.python)),
+        Get(BuiltCPython, CPythonRequest(field_set.python, runtime.address)),
     )
     model = runtime.model
     zip_path = package.artifacts[0].relpath

@@ -18,7 +18,7 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
-from serverless_gis.references import TargetReferenceField
+from serverless_gis.references import TargetReferenceField, Variants
 
 
 class EmulationDependenciesField(Dependencies):
@@ -103,7 +103,13 @@ class InvokePythonField(TargetReferenceField):
     expected_alias = "cpython_build"
     noun = "CPython build"
     required = True
-    help = "Address of the `cpython_build` mounted at /var/lang as the runtime's interpreter."
+    variants = Variants.SAME_ARCH
+    help = help_text(
+        """
+        Address of the `cpython_build` mounted at /var/lang as the runtime's interpreter (the
+        variant built for the function's runtime's arch).
+        """
+    )
 
 
 class ServerlessInvokeTestTarget(Target):

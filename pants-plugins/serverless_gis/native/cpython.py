@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.addresses import Address
-from pants.engine.fs import AddPrefix, Digest, GlobMatchErrorBehavior, MergeDigests, PathGlobs, RemovePrefix
+from pants.engine.addresses import Address, AddressInput
+from pants.engine.fs import EMPTY_DIGEST, AddPrefix, Digest, GlobMatchErrorBehavior, MergeDigests, PathGlobs, RemovePrefix
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import FieldSet
 from pants.engine.unions import UnionRule
@@ -14,6 +14,7 @@ from pants.util.logging import LogLevel
 from serverless_gis.native.rules import (
     BUILD_SCRIPTS,
     JOBS,
+    NativeBuildError,
     NativeSource,
     NativeSourceRequest,
     ToolchainImage,
@@ -29,7 +30,13 @@ from serverless_gis.native.target_types import (
     NativeSourceField,
     NativeToolchainField,
 )
-from serverless_gis.references import FieldReference, target_of_type
+from serverless_gis.references import (
+    Candidates,
+    CandidatesRequest,
+    ReferencedTargets,
+    ReferencesRequest,
+    TargetReferenceField,
+)
 
 # No PGO/LTO, static libpython (relocatable, no LD_LIBRARY_PATH needed), bundled expat and mpdecimal
 # (AL2023 Lambda has no libexpat; bullseye has no libmpdec-dev), no test suite. No ccache: configure
@@ -57,6 +64,24 @@ REMOVE = (
     "bin/idle3*",
     "**/*.exe",
 )
+# A cross build (the toolchain's `cross_triple`) runs the same target built natively as its build
+# Python (same source, so the same version), takes /dev/ptmx's answer from the target (Linux), and
+# finds what its extension modules link in the cross image's /sysroot (where pkg-config does not
+# look); the interpreter it builds is checked under qemu.
+SYSROOT = "/sysroot"
+BUILD_PYTHON = "build-python"
+
+
+def cross_options(triple: str) -> tuple[str, ...]:
+    return (
+        f"--with-build-python=/work/{BUILD_PYTHON}/bin/python3",
+        "ac_cv_file__dev_ptmx=yes",
+        "ac_cv_file__dev_ptc=no",
+        f"CPPFLAGS=-I{SYSROOT}/usr/include -I{SYSROOT}/usr/include/{triple}",
+        f"LDFLAGS=-Wl,--as-needed -L{SYSROOT}/usr/lib/{triple}",
+    )
+
+
 # What the Lambda runtime has and wheels / pip need (a missing one: add its -dev package to the image).
 REQUIRED_MODULES = (
     "ssl", "_ssl", "_hashlib", "sqlite3", "zlib", "bz2", "lzma", "ctypes", "_decimal", "pyexpat",
@@ -81,8 +106,19 @@ class BuiltCPython:
     prefix: str
 
 
-class CPythonRequest(FieldReference):
-    pass
+@dataclass(frozen=True)
+class CPythonRequest:
+    """The `cpython_build` a field names: for a `runtime`, the variant built for its arch."""
+
+    field: TargetReferenceField
+    runtime: Address | None = None
+
+
+@dataclass(frozen=True)
+class NativeCPythonRequest:
+    """The variant of a parametrized `cpython_build` whose toolchain builds for its own CPU."""
+
+    address: Address
 
 
 @rule(desc="Build CPython", level=LogLevel.DEBUG)
@@ -94,6 +130,10 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
         Get(NativeSource, NativeSourceRequest(field_set.source)),
         Get(Digest, PathGlobs([policy_path], glob_match_error_behavior=GlobMatchErrorBehavior.error, description_of_origin=f"the `policy` of {address}")),
     )
+    cross, build_python = image.cross_triple, EMPTY_DIGEST
+    if cross:
+        native = await Get(BuiltCPython, NativeCPythonRequest(address))
+        build_python = await Get(Digest, AddPrefix(native.tree, BUILD_PYTHON))
     # A configure/make build of the native framework; its fixed build root is in sysconfig.
     result = await run_in_image(
         native_build,
@@ -105,6 +145,8 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
             "--build-root", "/tmp/cpython-build", "--prefix", field_set.prefix.value,
             "--source", source.path, "--out", "out", "--policy", policy_path, "--jobs", JOBS,
             *(f"--option={o}" for o in CONFIGURE_OPTIONS),
+            *(f"--option={o}" for o in (cross_options(cross) if cross else ())),
+            *(("--cross", cross) if cross else ()),
             *(f"--remove={p}" for p in REMOVE),
             *(f"--check=bin/python3 -c 'import {m}'" for m in REQUIRED_MODULES),
             "--expect=bin/python3",
@@ -112,7 +154,7 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
             # stands in for the runtime's and never ships in a layer.
             "--vendor-toolchain-libraries",
         ),
-        await Get(Digest, MergeDigests([source.digest, policy, await step_scripts(*BUILD_SCRIPTS)])),
+        await Get(Digest, MergeDigests([source.digest, policy, build_python, await step_scripts(*BUILD_SCRIPTS)])),
         description=f"Build CPython {address}",
         output_directories=("out",),
         parallel=True,
@@ -123,8 +165,28 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
 
 @rule(desc="Resolve a cpython_build", level=LogLevel.DEBUG)
 async def cpython_named_by(request: CPythonRequest) -> BuiltCPython:
-    tgt = await target_of_type(request, CPythonBuildTarget)
-    return await Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(tgt))
+    referenced = await Get(ReferencedTargets, ReferencesRequest.of(request.field, request.runtime))
+    return await Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(referenced.targets[0]))
+
+
+@rule(desc="Find the natively built variant of a cpython_build", level=LogLevel.DEBUG)
+async def native_cpython(request: NativeCPythonRequest) -> BuiltCPython:
+    address = request.address
+    variants = await Get(
+        Candidates,
+        CandidatesRequest(AddressInput.parse(f"//{address.spec_path}:{address.target_name}", description_of_origin=str(address))),
+    )
+    images = await MultiGet(
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(t[NativeToolchainField])) for t in variants.targets
+    )
+    native = [t for t, image in zip(variants.targets, images) if not image.cross_triple]
+    if len(native) != 1:
+        raise NativeBuildError(
+            f"{address}: a cross build of CPython runs the same target built natively as its build "
+            f"Python, and {len(native)} of its variants are native builds. Fix: parametrize its "
+            "`toolchain` with one image that is no cross toolchain too."
+        )
+    return await Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(native[0]))
 
 
 @dataclass(frozen=True)
