@@ -10,12 +10,14 @@ import pytest
 
 from pants.core.goals.package import BuiltPackage
 from pants.engine.addresses import Address
+from pants.engine.internals.parametrize import Parametrize
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
 from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
 from serverless_gis.native.tiny_fixture import (
     BUNDLED,
+    HOST_BUILT,
     NETWORK,
     SMOKE,
     TINYA,
@@ -36,7 +38,6 @@ def tiny_library_build(**overrides: str) -> str:
         "dependencies": '[":tinya"]',
         "smoke_source": '"smoke.c"',
         "smoke_link": '["tinyb", "tinya"]',
-        "smoke_image": '"//native/toolchain:bullseye-x86_64-runtime"',
         **overrides,
     }
     return "native_library(" + ", ".join(f"{k}={v}" for k, v in fields.items() if k != "name") + f', name="{fields["name"]}")\n'
@@ -51,7 +52,7 @@ def rule_runner() -> RuleRunner:
             QueryRule(BuiltPackage, [NativeLibraryFieldSet]),
         ],
         target_types=register.target_types(),
-        objects={"http_source": __import__("pants.core.target_types", fromlist=["x"]).http_source},
+        objects={"http_source": __import__("pants.core.target_types", fromlist=["x"]).http_source, "parametrize": Parametrize},
     )
     for path in recipe_files():
         dest = Path(runner.build_root, path)
@@ -60,8 +61,23 @@ def rule_runner() -> RuleRunner:
     runner.write_files(
         {
             "native/toolchain/BUILD": (
-                'toolchain_image(name="bullseye-x86_64", lockfile="bullseye-x86_64.lock")\n'
+                'toolchain_image(name="bullseye-x86_64", lockfile="bullseye-x86_64.lock", run_image=":bullseye-x86_64-runtime")\n'
                 'toolchain_image(name="bullseye-x86_64-runtime", lockfile="bullseye-x86_64-runtime.lock")\n'
+                'toolchain_image(name="bullseye-x86_64-cross-arm64", arch="arm64", cross_triple="aarch64-linux-gnu", '
+                'lockfile="bullseye-x86_64-cross-arm64.lock", run_image=":bullseye-arm64-runtime")\n'
+                'toolchain_image(name="bullseye-arm64-runtime", arch="arm64", lockfile="bullseye-arm64-runtime.lock")\n'
+            ),
+            "arch/smoke.c": SMOKE,
+            # One target per library, built for both arches; ANSWER comes only from options_by_arch.
+            "arch/BUILD": (
+                'TOOLCHAINS = parametrize(x86_64="//native/toolchain:bullseye-x86_64", '
+                'arm64="//native/toolchain:bullseye-x86_64-cross-arm64")\n'
+                'native_library(name="tinya", source="tinya.tar.gz", toolchain=TOOLCHAINS, '
+                'options_by_arch={"x86_64": ["-DCMAKE_C_FLAGS=-DANSWER=42"], "arm64": ["-DCMAKE_C_FLAGS=-DANSWER=42"]})\n'
+                + tiny_library_build(toolchain="TOOLCHAINS")
+                + 'native_library(name="tinyc", source="tinyc.tar.gz", toolchain=TOOLCHAINS, '
+                'dependencies=[":tinya"], build_system="configure_make", expected_outputs=["lib/libtinyc.so.1"])\n'
+                'native_library(name="hostbuilt", source="hostbuilt.tar.gz", toolchain=TOOLCHAINS)\n'
             ),
             "lib/smoke.c": SMOKE,
             "lib/tinyd.cmake": TINYD_CMAKE,
@@ -94,11 +110,14 @@ def rule_runner() -> RuleRunner:
     )
     for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK), ("tinyt", TOOLCHAIN_LINKED), ("bundle", BUNDLED)):
         Path(runner.build_root, f"lib/{name}.tar.gz").write_bytes(tarball(files))
+        if name in ("tinya", "tinyb", "tinyc"):
+            Path(runner.build_root, f"arch/{name}.tar.gz").write_bytes(tarball(files))
+    Path(runner.build_root, "arch/hostbuilt.tar.gz").write_bytes(tarball(HOST_BUILT))
     return runner
 
 
-def build(rule_runner: RuleRunner, name: str, directory: str = "lib") -> BuiltNativeLibrary:
-    tgt = rule_runner.get_target(Address(directory, target_name=name))
+def build(rule_runner: RuleRunner, name: str, directory: str = "lib", parameters: dict[str, str] | None = None) -> BuiltNativeLibrary:
+    tgt = rule_runner.get_target(Address(directory, target_name=name, parameters=parameters))
     return rule_runner.request(BuiltNativeLibrary, [NativeLibraryFieldSet.create(tgt)])
 
 
@@ -128,6 +147,35 @@ def readelf_dynamic(path: Path) -> str:
     return subprocess.run(["readelf", "-d", str(path)], stdout=subprocess.PIPE, text=True, check=True).stdout
 
 
+def elf_machine(path: Path) -> str:
+    header = subprocess.run(["readelf", "-h", str(path)], stdout=subprocess.PIPE, text=True, check=True).stdout
+    return next(line.split(":", 1)[1].strip() for line in header.splitlines() if "Machine:" in line)
+
+
+def test_one_target_builds_for_both_arches(rule_runner: RuleRunner) -> None:
+    root = Path(rule_runner.build_root)
+    for arch, machine in (("x86_64", "Advanced Micro Devices X86-64"), ("arm64", "AArch64")):
+        # tinyb's smoke program ran in the arch's runtime image (arm64: under qemu) and needs
+        # ANSWER, which only options_by_arch sets
+        built = build(rule_runner, "tinyb", directory="arch", parameters={"toolchain": arch})
+        [(dep_address, _)] = built.closure
+        assert dep_address == Address("arch", target_name="tinya", parameters={"toolchain": arch})
+        materialize(rule_runner, built, root / f"out/{arch}/b")
+        assert elf_machine(root / f"out/{arch}/b/lib/libtinyb.so") == machine
+        assert "[$ORIGIN]" in readelf_dynamic(root / f"out/{arch}/b/lib/libtinyb.so")
+        # configure/make takes the cross compiler from CC
+        built_c = build(rule_runner, "tinyc", directory="arch", parameters={"toolchain": arch})
+        materialize(rule_runner, built_c, root / f"out/{arch}/c")
+        assert elf_machine(root / f"out/{arch}/c/lib/libtinyc.so.1") == machine
+
+
+def test_a_file_for_another_cpu_fails_naming_it(rule_runner: RuleRunner) -> None:
+    build(rule_runner, "hostbuilt", directory="arch", parameters={"toolchain": "x86_64"})
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "hostbuilt", directory="arch", parameters={"toolchain": "arm64"})
+    assert "lib/libhost.so: an ELF file for EM_X86_64, not EM_AARCH64" in str(exc.value)
+
+
 def test_configure_make_library_builds_through_the_same_framework(rule_runner: RuleRunner) -> None:
     built = build(rule_runner, "tinyc")
     assert [a for a, _ in built.closure] == [Address("lib", target_name="tinya")]
@@ -153,6 +201,7 @@ def test_a_bundled_source_without_build_files_builds_from_its_directory(rule_run
 @pytest.mark.parametrize(
     "field, message",
     [
+        ('options_by_arch={"aarch64": ["-DX=1"]}', "`options_by_arch` has keys ['aarch64'], not toolchain arches"),
         ('source_root="../up"', "`source_root` '../up' is not a relative path"),
         ('build_files={"/CMakeLists.txt": "x.cmake"}', "`build_files` key '/CMakeLists.txt' is not a relative path"),
     ],

@@ -12,6 +12,8 @@ def recipe_files() -> list[str]:
     return [
         "native/toolchain/bullseye-x86_64.lock",
         "native/toolchain/bullseye-x86_64-runtime.lock",
+        "native/toolchain/bullseye-x86_64-cross-arm64.lock",
+        "native/toolchain/bullseye-arm64-runtime.lock",
         "native/policy/aws-al2023.json",
     ]
 
@@ -155,3 +157,16 @@ set_target_properties(tinyd PROPERTIES SOVERSION 1)
 install(TARGETS tinyd LIBRARY DESTINATION lib)
 install(FILES tinyd.h DESTINATION include)
 """
+
+# Installs a library built with the build machine's own compiler: in a cross build, an ELF file for
+# the wrong CPU.
+HOST_BUILT = {
+    "CMakeLists.txt": """
+cmake_minimum_required(VERSION 3.13)
+project(hostbuilt C)
+add_custom_command(OUTPUT libhost.so COMMAND gcc -shared -fPIC -o libhost.so ${CMAKE_SOURCE_DIR}/host.c DEPENDS host.c)
+add_custom_target(host ALL DEPENDS libhost.so)
+install(FILES ${CMAKE_BINARY_DIR}/libhost.so DESTINATION lib)
+""",
+    "host.c": "int host(void) { return 1; }\n",
+}

@@ -234,6 +234,12 @@ def vendor(tree, policy, dep_trees, log=print, from_toolchain=False, strip=STRIP
     if not elfs:
         raise SetupError(f"no ELF files under {tree}")
     own = lib_names(tree)
+    # before strip, which cannot read another CPU's files (a tool built with the host's compiler)
+    foreign = [f"{os.path.relpath(p, tree)}: an ELF file for {elf_info(p)[2]}, not {machine}" for p in elfs if machine and elf_info(p)[2] != machine]
+    if foreign:
+        for failure in foreign:
+            log(f"elf-policy: AUDIT FAIL: {failure}")
+        return foreign
     for p in elfs:
         subprocess.run([strip, "--strip-unneeded", p], check=True)
 
