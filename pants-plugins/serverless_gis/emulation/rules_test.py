@@ -118,8 +118,25 @@ def test_invoke_cpython_must_be_built_for_the_function_runtime_arch(rule_runner:
     with pytest.raises(ExecutionError) as exc:
         resolved_dependencies(rule_runner, INVOKE)
     message = str(exc.value)
-    assert "fn:invoke: `python` names py:py, a CPython built by tc:build-arm for arm64, but the runtime runtimes:x86_64 is x86_64" in message
+    assert "fn:invoke: `python` names py:py, a CPython built for arm64, but the runtime runtimes:x86_64 is x86_64" in message
     assert "Fix:" in message
+
+
+def test_invoke_cpython_built_for_both_arches_fits_either(rule_runner: RuleRunner) -> None:
+    rule_runner.write_files(
+        {
+            "tc/BUILD": (
+                'toolchain_image(name="build", lockfile="b.lock")\n'
+                'toolchain_image(name="build-arm", arch="arm64", lockfile="b.lock")\n'
+                'toolchain_image(name="runtime", lockfile="r.lock")\n'
+            ),
+            "py/BUILD": 'cpython_build(name="py", source="py.tar.xz", python_version="3.13.5", '
+            'toolchain=parametrize(x86_64="//tc:build", arm64="//tc:build-arm"))\n',
+        }
+    )
+    write_invoke(rule_runner, 'function=":fn@runtime=x86_64", image="//tc:runtime", python="//py:py", expect="1"')
+    resolved = resolved_dependencies(rule_runner, INVOKE)
+    assert "py@toolchain=x86_64" in resolved
 
 
 def test_invoke_function_must_name_one_variant(rule_runner: RuleRunner) -> None:
