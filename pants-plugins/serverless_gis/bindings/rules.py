@@ -22,7 +22,7 @@ from serverless_gis.bindings.target_types import (
     BindingsRuntimeField,
     BindingsWheelhouseField,
 )
-from serverless_gis.native.cpython import BuiltCPython, CPythonRequest
+from serverless_gis.native.cpython import BuiltCPython, CPythonBuildFieldSet, NativeCPythonRequest
 from serverless_gis.native.rules import (
     BUILD_SCRIPTS,
     JOBS,
@@ -65,7 +65,6 @@ class PythonBindingsFieldSet(FieldSet):
     python: BindingsPythonField
     runtime: BindingsRuntimeField
     patches: BindingsPatchesField
-    toolchain: NativeToolchainField
     policy: NativePolicyField
 
 
@@ -208,22 +207,31 @@ async def build_bindings(
     small = [canonicalize_name(p) for p in field_set.optimize_for_size.value or ()]
     versions = check_versions(address, {p: "sdist" for p in packages}, files, locked, lockfile, wheelhouse_path)
 
-    native_targets = await Get(ReferencedTargets, ReferencesRequest.of(field_set.natives, runtime.address))
+    native_targets, cpython_targets = await MultiGet(
+        Get(ReferencedTargets, ReferencesRequest.of(field_set.natives, runtime.address)),
+        Get(ReferencedTargets, ReferencesRequest.of(field_set.python, runtime.address)),
+    )
+    cpython = cpython_targets.targets[0]
     # Independent: the natives and CPython build at the same time, the wheelhouse downloads meanwhile.
+    # The wheels build in the image their CPython was built in (for arm64: the cross toolchain).
     natives, image, python, patches, wheelhouse, policy = await MultiGet(
         Get(NativeClosure, NativeClosureRequest(Targets(native_targets.targets))),
-        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
-        Get(BuiltCPython, CPythonRequest(field_set.python, runtime.address)),
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(cpython[NativeToolchainField])),
+        Get(BuiltCPython, CPythonBuildFieldSet, CPythonBuildFieldSet.create(cpython)),
         Get(HydratedSources, HydrateSourcesRequest(field_set.patches)),
         Get(Wheelhouse, WheelhouseRequest(address, wheelhouse_path, files)),
         Get(Digest, PathGlobs([field_set.policy.value])),
     )
+    cross = image.cross_triple
+    # A cross build runs pip and the build backends on the same CPython built for this machine.
+    host_python = await Get(BuiltCPython, NativeCPythonRequest(cpython.address)) if cross else None
     deps = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in natives.libraries)
     input_digest = await Get(
         Digest,
         MergeDigests([
             wheelhouse.digest, policy, patches.snapshot.digest,
             await Get(Digest, AddPrefix(python.tree, "python")), *deps,
+            *([await Get(Digest, AddPrefix(host_python.tree, "host-python"))] if host_python else []),
             await step_scripts("build-wheels.sh", *BUILD_SCRIPTS),
         ]),
     )
@@ -236,11 +244,13 @@ async def build_bindings(
             # The native framework installs the natives into /opt and copies the wheels out.
             "python3", step_path("native_build.py"), "run", "--name", address.target_name,
             *(arg for a, _ in natives.libraries for arg in ("--dep", dep_dir(a))),
+            *(("--cross", cross) if cross else ()),
             "--stage", WHEELS_STAGE, "--out", "out", "--",
             "bash", step_path("build-wheels.sh"),
             "--python", "python", "--wheelhouse", "wheelhouse", "--out", WHEELS_STAGE, "--jobs", JOBS,
             "--patches", patch_dir, "--policy", field_set.policy.value,
             *(arg for p in small for arg in ("--optimize-size", p)),
+            *(("--cross", cross, "--host-python", "host-python") if cross else ()),
             *packages,
         ),
         input_digest,

@@ -79,9 +79,9 @@ def rule_runner() -> RuleRunner:
         "bindings/wheelhouse.lock": wheelhouse("3.7.2"),
         "bindings/BUILD": "\n".join([
             'python_bindings(name="conflict", packages=["pyproj"], natives=[], python="//py", '
-            'runtime="//runtimes:x86_64", toolchain="//tc")',
+            'runtime="//runtimes:x86_64")',
             'python_bindings(name="small", packages=["pyproj"], optimize_for_size=["rasterio"], '
-            'natives=[], python="//py", runtime="//runtimes:x86_64", toolchain="//tc")',
+            'natives=[], python="//py", runtime="//runtimes:x86_64")',
         ]),
     })
     return runner

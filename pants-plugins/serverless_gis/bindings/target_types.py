@@ -14,7 +14,7 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 from serverless_gis.references import RuntimeReferenceField, TargetReferenceField, TargetReferencesField, Variants
-from serverless_gis.native.target_types import NativePolicyField, NativeToolchainField
+from serverless_gis.native.target_types import NativePolicyField
 
 
 class BindingsWheelhouseField(SingleSourceField):
@@ -112,7 +112,7 @@ class BindingsPatchesField(MultipleSourcesField):
 
 
 class BindingsDependenciesField(Dependencies):
-    help = "Extra dependencies. The targets named by `natives`, `python`, `runtime` and `toolchain` are dependencies already."
+    help = "Extra dependencies. The targets named by `natives`, `python` and `runtime` are dependencies already."
 
 
 class PythonBindingsTarget(Target):
@@ -126,7 +126,6 @@ class PythonBindingsTarget(Target):
         BindingsPythonField,
         BindingsRuntimeField,
         BindingsPatchesField,
-        NativeToolchainField,
         NativePolicyField,
         BindingsDependenciesField,
     )

@@ -62,7 +62,7 @@ def rule_runner() -> RuleRunner:
             "python/BUILD": 'cpython_build(name="py", source="py.tar.xz", toolchain="//toolchain:tc", python_version="3.13.5")\n',
             "bindings/BUILD": (
                 'python_bindings(name="gis", packages=["pyproj"], natives=["//native:gdal"], '
-                'python="//python:py", runtime="//runtimes:x86_64", toolchain="//toolchain:tc")\n'
+                'python="//python:py", runtime="//runtimes:x86_64")\n'
             ),
             "layers/BUILD": (
                 'serverless_layer(name="geo", requirements=["pyproj"], bindings=["//bindings:gis"], '
@@ -106,25 +106,24 @@ def test_unknown_native_library_names_the_field_and_fix(rule_runner: RuleRunner)
     assert "unknown native library `//native:nope`" in str(exc.value)
 
 
-def test_bindings_toolchain_must_match_the_runtime_arch(rule_runner: RuleRunner) -> None:
+def test_bindings_python_must_be_built_for_the_runtime_arch(rule_runner: RuleRunner) -> None:
     rule_runner.write_files(
         {
             "toolchain/BUILD": (
                 'toolchain_image(name="tc", lockfile="tc.lock")\n'
                 'toolchain_image(name="tc-arm", arch="arm64", lockfile="tc.lock")\n'
             ),
+            "python/BUILD": 'cpython_build(name="py-arm", source="py.tar.xz", toolchain="//toolchain:tc-arm", python_version="3.13.5")\n',
             "bindings/BUILD": (
                 'python_bindings(name="gis", packages=["pyproj"], natives=["//native:gdal"], '
-                'python="//python:py", runtime="//runtimes:x86_64", toolchain="//toolchain:tc-arm")\n'
+                'python="//python:py-arm", runtime="//runtimes:x86_64")\n'
             ),
         }
     )
     with pytest.raises(ExecutionError) as exc:
         resolved_dependencies(rule_runner, Address("bindings", target_name="gis"))
     message = str(exc.value)
-    assert "bindings:gis: `toolchain` names toolchain:tc-arm, a toolchain image for arm64" in message
-    assert "runtimes:x86_64 is x86_64" in message and 'arch="x86_64"' in message
-
+    assert "bindings:gis: `python` names python:py-arm, a CPython built for arm64, but the runtime runtimes:x86_64 is x86_64" in message
 
 def test_bindings_cpython_must_match_the_runtime_python(rule_runner: RuleRunner) -> None:
     rule_runner.write_files(
@@ -146,7 +145,7 @@ def test_bindings_fields_are_checked_when_parsed(rule_runner: RuleRunner, fields
         {
             "bindings/BUILD": (
                 f'python_bindings(name="gis", packages=["pyproj"], natives=["//native:gdal"], {fields}, '
-                'python="//python:py", runtime="//runtimes:x86_64", toolchain="//toolchain:tc")\n'
+                'python="//python:py", runtime="//runtimes:x86_64")\n'
             )
         }
     )

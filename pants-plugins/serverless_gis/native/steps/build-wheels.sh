@@ -6,8 +6,14 @@
 #
 #   build-wheels.sh --python PYTREE --wheelhouse DIR --out DIR --policy POLICY.json
 #                   [--patches DIR] [--jobs N] [--rpath origin|opt|none] [--no-strip]
-#                   [--optimize-size NAME]... [PACKAGE...]
-#     --python PYTREE   a CPython install tree (cpython_build; runs from wherever it is)
+#                   [--optimize-size NAME]... [--cross TRIPLE --host-python PYTREE] [PACKAGE...]
+#     --python PYTREE   a CPython install tree (cpython_build; runs from wherever it is): the
+#                       interpreter the wheels are for
+#     --cross TRIPLE    cross-compile for TRIPLE's CPU (e.g. aarch64-linux-gnu; CC and binutils come
+#                       from the environment, `native_build.py run --cross`): --host-python, the
+#                       same CPython built for this machine, runs pip and the build backends with
+#                       the target's headers and sysconfig (_PYTHON_SYSCONFIGDATA_NAME,
+#                       _PYTHON_HOST_PLATFORM), and meson builds get a cross file
 #     --wheelhouse DIR  sdists + build-requirement wheels (fetch-wheelhouse.sh); pip uses it with
 #                       --no-index. Each sdist's [build-system].requires are installed from it into
 #                       a fixed directory (highest version allowed, e.g. cython 3.0.x for fiona
@@ -20,7 +26,8 @@
 #                       <name>-<version>.build-requires.txt  build requirements beyond its
 #                         pyproject.toml (what the backend would ask for, e.g. ninja for numpy)
 #                       <name>-<version>.config-settings  one `pip --config-settings` value per
-#                         line (e.g. numpy's meson `setup-args=-Dblas=openblas`)
+#                         line (e.g. numpy's meson `setup-args=-Dblas=openblas`); a line starting
+#                         `[aarch64] ` or `[x86_64] ` applies to that CPU only
 #     --policy FILE     runtime policy for the audit (elf_policy.py, beside this script)
 #     --jobs CORES      the cores Pants gives the step (default: nproc); two compile jobs a core
 #                       (as native_build.py) where the build backend honours it
@@ -39,7 +46,7 @@ die() { echo "build-wheels: ERROR: $*" >&2; exit "${2:-1}"; }
 log() { echo "build-wheels: $*" >&2; }
 
 here="$(cd "$(dirname "$0")" && pwd)"
-PYTREE="" WH="" OUT="" PATCHES="" POLICY="" JOBS="" RPATH_MODE=origin STRIP=1 PKGS=() SMALL=()
+PYTREE="" WH="" OUT="" PATCHES="" POLICY="" JOBS="" RPATH_MODE=origin DO_STRIP=1 PKGS=() SMALL=() CROSS="" HOST_PYTREE=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) PYTREE="$2"; shift 2 ;;
@@ -49,8 +56,10 @@ while [ $# -gt 0 ]; do
     --policy) POLICY="$2"; shift 2 ;;
     --jobs) JOBS="$2"; shift 2 ;;
     --rpath) RPATH_MODE="$2"; shift 2 ;;
-    --no-strip) STRIP=0; shift ;;
+    --no-strip) DO_STRIP=0; shift ;;
     --optimize-size) SMALL+=("$2"); shift 2 ;;
+    --cross) CROSS="$2"; shift 2 ;;
+    --host-python) HOST_PYTREE="$2"; shift 2 ;;
     -*) die "unknown option $1 (see header of $0)" 2 ;;
     *) PKGS+=("$1"); shift ;;
   esac
@@ -59,6 +68,9 @@ done
 case "$RPATH_MODE" in origin|opt|none) ;; *) die "--rpath must be origin, opt or none" 2 ;; esac
 PY="$(readlink -f "$PYTREE")/bin/python3"
 [ -x "$PY" ] || die "no bin/python3 in $PYTREE" 2
+[ -z "$CROSS" ] || [ -x "$HOST_PYTREE/bin/python3" ] || die "--cross needs --host-python with a bin/python3" 2
+CPU="${CROSS%%-*}"; CPU="${CPU:-$(uname -m)}"
+case "$CPU" in x86_64) MACHINE=EM_X86_64 ;; aarch64) MACHINE=EM_AARCH64 ;; *) die "no ELF machine known for $CPU" 2 ;; esac
 WH="$(readlink -f "$WH")"; [ -d "$WH" ] || die "no wheelhouse $WH" 2
 [ -f "$POLICY" ] || die "policy not found: ${POLICY:-(pass --policy)}" 2
 POLICY="$(readlink -f "$POLICY")"
@@ -75,6 +87,37 @@ t_start=$SECONDS
 
 rm -rf "$BUILD_ROOT"; mkdir -p "$BUILD_ROOT"/{src,raw,fixed,bin,tools,logs}
 export PATH="$BUILD_ROOT/bin:$PATH"
+
+# --- a cross build runs this machine's interpreter with the target's headers and sysconfig (the
+# pure-Python standard library is the same), as crossenv does; only `pip wheel` sees the target
+CROSS_ENV=() MESON_CROSS=()
+if [ -n "$CROSS" ]; then
+  target="$(readlink -f "$PYTREE")"
+  xpy="$BUILD_ROOT/xpython"
+  cp -a "$(readlink -f "$HOST_PYTREE")" "$xpy"
+  rm -rf "$xpy/include"; cp -a "$target/include" "$xpy/include"
+  sysconfigdata="$(cd "$target/lib" && ls python3.*/_sysconfigdata__linux_"$CROSS".py)" \
+    || die "no _sysconfigdata__linux_$CROSS.py in $PYTREE: not a CPython built for $CROSS" 2
+  cp "$target/lib/$sysconfigdata" "$xpy/lib/$sysconfigdata"
+  PY="$xpy/bin/python3"
+  CROSS_ENV=(_PYTHON_HOST_PLATFORM="linux-$CPU" _PYTHON_SYSCONFIGDATA_NAME="$(basename "$sysconfigdata" .py)")
+  cat >"$BUILD_ROOT/cross.ini" <<INI
+[binaries]
+c = '$CROSS-gcc'
+cpp = '$CROSS-g++'
+ar = '$CROSS-ar'
+strip = '$CROSS-strip'
+pkg-config = 'pkg-config'
+exe_wrapper = ['qemu-$CPU-static', '-L', '/usr/$CROSS']
+[host_machine]
+system = 'linux'
+cpu_family = '$CPU'
+cpu = '$CPU'
+endian = 'little'
+INI
+  MESON_CROSS=("--config-settings=setup-args=--cross-file=$BUILD_ROOT/cross.ini")
+  log "cross build for $CROSS: $(env "${CROSS_ENV[@]}" "$PY" -c 'import sysconfig; print(sysconfig.get_platform(), sysconfig.get_config_var("EXT_SUFFIX"), sysconfig.get_config_var("CC"))')"
+fi
 
 # --- versions of the natives, from their headers
 hdr_define() { sed -nE "s/^#[[:space:]]*define[[:space:]]+$2[[:space:]]+\"?([^\" ]+)\"?.*/\1/p" "$PREFIX/include/$1" | head -n1; }
@@ -171,9 +214,13 @@ print("\n".join(reqs if reqs is not None else ["setuptools>=40.8.0", "wheel"]))'
   if [ -f "$br" ]; then mapfile -t -O "${#breqs[@]}" breqs < <(grep -v '^#' "$br" | grep .); fi
   cs="$PATCHES/$name-$version.config-settings"
   if [ -f "$cs" ]; then
-    while IFS= read -r line; do csets+=("--config-settings=$line"); done < <(grep -v '^#' "$cs" | grep .)
+    while IFS= read -r line; do
+      case "$line" in "[$CPU] "*) line="${line#"[$CPU] "}" ;; "["*"] "*) continue ;; esac
+      csets+=("--config-settings=$line")
+    done < <(grep -v '^#' "$cs" | grep .)
     log "$name: ${csets[*]}"
   fi
+  if grep -qs 'mesonpy' "$src/pyproject.toml"; then csets+=("${MESON_CROSS[@]}"); fi
   "$PY" -m pip install --no-index --only-binary=:all: --find-links "$WH" --no-cache-dir --no-compile --target "$benv" \
       "${cons[@]}" "${breqs[@]}" >"$BUILD_ROOT/logs/$name.buildenv.log" 2>&1 \
     || { tail -n 20 "$BUILD_ROOT/logs/$name.buildenv.log" >&2; die "$name: build requirements (${breqs[*]}) not satisfiable from the wheelhouse"; }
@@ -184,7 +231,7 @@ print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributi
   cflags="$CFLAGS"
   if [[ " ${SMALL[*]} " == *" $name "* ]]; then cflags="$CFLAGS -Os"; fi
   log "$name $version: pip wheel (network off, CFLAGS $cflags, build deps: $build_deps)"
-  if ! CFLAGS="$cflags" CXXFLAGS="$CXXFLAGS${cflags#"$CFLAGS"}" PYTHONPATH="$benv" PATH="$benv/bin:$PATH" "$PY" -m pip wheel --no-index --find-links "$WH" --no-deps \
+  if ! env "${CROSS_ENV[@]}" CFLAGS="$cflags" CXXFLAGS="$CXXFLAGS${cflags#"$CFLAGS"}" PYTHONPATH="$benv" PATH="$benv/bin:$PATH" "$PY" -m pip wheel --no-index --find-links "$WH" --no-deps \
         --no-build-isolation --no-cache-dir "${csets[@]}" -v -w "$BUILD_ROOT/raw" "$src" >"$BUILD_ROOT/logs/$name.log" 2>&1; then
     grep -E -B2 -A6 'error|Error' "$BUILD_ROOT/logs/$name.log" | tail -n 60 >&2
     if [ -n "${LOG_DIR:-}" ]; then mkdir -p "$LOG_DIR" && cp "$BUILD_ROOT/logs/$name"*.log "$LOG_DIR/"; fi
@@ -207,7 +254,7 @@ print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributi
       *.cpython-*.so|*.abi3.so) ;;
       *) die "$name wheel bundles a native library: $rel (the layer's /opt/lib must be the only copy)" ;;
     esac
-    [ "$STRIP" = 1 ] && strip --strip-unneeded "$f"
+    [ "$DO_STRIP" = 1 ] && "${CROSS:+$CROSS-}strip" --strip-unneeded "$f"
     case "$RPATH_MODE" in
       origin)
         d="$(dirname "$rel")" up=""
@@ -222,7 +269,7 @@ print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributi
   # every DT_NEEDED from the policy or $PREFIX/lib (the shared natives), symbol ceilings, and (but
   # for --rpath opt, absolute by design) $ORIGIN RUNPATHs
   origin=(--origin-runpath); [ "$RPATH_MODE" != opt ] || origin=()
-  python3 "$here/elf_policy.py" audit --tree "$root" --policy "$POLICY" --lib-dir "$PREFIX/lib" "${origin[@]}" \
+  python3 "$here/elf_policy.py" audit --tree "$root" --policy "$POLICY" --lib-dir "$PREFIX/lib" "${origin[@]}" --machine "$MACHINE" \
       2> >(sed "s/^/  [$name] /" >&2) || die "$name: runtime policy audit failed (see above)"
   # generated C/C++ (rasterio 1.5 ships ~20 MB of it as package data) is never used at run time
   find "$root" -type f \( -name '*.c' -o -name '*.cpp' \) -delete
