@@ -171,6 +171,7 @@ async def generate_runtime_lockfile(
             ),
             # Like Pants' own lockfile rule: always re-resolve against the index.
             cache_scope=ProcessCacheScope.PER_SESSION,
+            extra_env=FrozenDict(lockfiles.sdist_metadata_env),
         ),
     )
     result = await Get(FallibleProcessResult, Process, process)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pants.option.option_types import BoolOption
+from pants.option.option_types import BoolOption, DictOption
 from pants.option.subsystem import Subsystem
 from pants.util.strutil import help_text
 
@@ -25,6 +25,17 @@ class ServerlessLockfilesSubsystem(Subsystem):
             Re-resolve runtime lockfiles from scratch instead: every project moves to the newest
             version the requirements allow (which changes the layers holding them). Run as
             `./pants generate-lockfiles --serverless-lockfiles-upgrade --resolve=lock:<resolve>`.
+            """
+        ),
+    )
+
+    sdist_metadata_env = DictOption[str](
+        default={},
+        help=help_text(
+            """
+            Environment for building the metadata of the sdists a lock records for a runtime no
+            wheel fits (the layer's `python_bindings` build them), e.g. `{"GDAL_VERSION":
+            "3.10.3"}`: fiona's setup.py asks `gdal-config` otherwise, which a lock run has not.
             """
         ),
     )
