@@ -11,7 +11,7 @@ from pants.engine.fs import AddPrefix, CreateDigest, Digest, DigestSubset, FileC
 from pants.engine.rules import Get
 from serverless_gis.artifact import ZipArtifact
 from serverless_gis.bindings.rules import BuiltBindings
-from serverless_gis.native.rules import run_in_image
+from serverless_gis.native.rules import NativeBuildError, ToolchainImage, ToolchainImageRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.resources import package_resource
@@ -60,9 +60,17 @@ async def check_layer_imports(
             ),
         ]),
     )
+    # Where the interpreter runs as on the runtime's CPU: the bindings' toolchain's bare run image
+    # (arm64: under qemu).
+    if bindings.toolchain.run_image is None:
+        raise NativeBuildError(
+            f"{address}: checking its imports needs the `run_image` of {bindings.toolchain.address}, "
+            "which has none. Fix: give that toolchain_image a `run_image` (a bare image of its arch)."
+        )
+    image = await Get(ToolchainImage, ToolchainImageRequest, bindings.toolchain.run_image)
     await run_in_image(
         native_build,
-        bindings.toolchain,
+        image,
         address,
         (
             "env", "-i", *model.environment_for(runtime.python_version),
