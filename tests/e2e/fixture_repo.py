@@ -223,23 +223,33 @@ FIXTURE_LICENSES = ("MIT", "BSD-3-Clause")
 LICENSE_FILE = {"LICENSE": "MIT License\n\nCopyright (c) the tiny fixture authors\n"}
 
 
-def native_fixture_files() -> dict[str, str]:
-    """An org shaped like the example: a GDAL stand-in on a PROJ stand-in, layers, functions."""
+def native_fixture_files(arm64: bool = False) -> dict[str, str]:
+    """An org shaped like the example: a GDAL stand-in on a PROJ stand-in, layers, functions; with
+    `arm64`, every library is also cross-built for arm64 and the geo layer built for both arches."""
+    toolchain = (
+        'parametrize(x86_64="//native/toolchain:bullseye-x86_64", arm64="//native/toolchain:bullseye-x86_64-cross-arm64")'
+        if arm64 else '"//native/toolchain:bullseye-x86_64"'
+    )
     lib = (
-        'native_library(name="{name}", source="{name}.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+        'native_library(name="{name}", source="{name}.tar.gz", toolchain=' + toolchain + ', '
         'version="1.0.0", license="MIT", license_files=["LICENSE"], {extra})\n'
     )
+    geo_runtime = 'parametrize(x86_64="//runtimes:x86_64", arm64="//runtimes:arm64")' if arm64 else '"//runtimes:x86_64"'
+
     function = """
         python_sources(name="src")
         serverless_function(name="{name}", handler="handler.py:handler", runtime="//runtimes:x86_64", layers=[{layers}])
     """
     files = {
-        "runtimes/BUILD": RUNTIMES.split("serverless_runtime(name=\"arm64\"")[0],
+        "runtimes/BUILD": RUNTIMES if arm64 else RUNTIMES.split("serverless_runtime(name=\"arm64\"")[0],
         "3rdparty/requirements.txt": "six==1.17.0\n",
-        "3rdparty/BUILD": 'python_requirements(name="reqs", source="requirements.txt", resolve="fx-x86_64")\n',
+        "3rdparty/BUILD": 'python_requirements(name="reqs", source="requirements.txt", resolve='
+        + ('parametrize("fx-x86_64", "fx-arm64")' if arm64 else '"fx-x86_64"') + ")\n",
         "native/toolchain/BUILD": (
             'toolchain_image(name="bullseye-x86_64", lockfile="bullseye-x86_64.lock")\n'
             'toolchain_image(name="bullseye-x86_64-runtime", lockfile="bullseye-x86_64-runtime.lock")\n'
+            'toolchain_image(name="bullseye-x86_64-cross-arm64", arch="arm64", cross_triple="aarch64-linux-gnu", '
+            'lockfile="bullseye-x86_64-cross-arm64.lock")\n'
         ),
         "native/tinya/BUILD": lib.format(name="tinya", extra='cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"]'),
         "native/tinyb/BUILD": lib.format(
@@ -247,7 +257,7 @@ def native_fixture_files() -> dict[str, str]:
         ),
         "native/tinyp/BUILD": lib.format(name="tinyp", extra=""),
         # geo holds the GDAL stand-in (and, through it, the PROJ stand-in); proj only the latter.
-        "layers/geo/BUILD": 'serverless_layer(name="geo", runtime="//runtimes:x86_64", requirements=["six"], natives=["//native/tinyb"])\n',
+        "layers/geo/BUILD": f'serverless_layer(name="geo", runtime={geo_runtime}, requirements=["six"], natives=["//native/tinyb"])\n',
         "layers/proj/BUILD": 'serverless_layer(name="proj", runtime="//runtimes:x86_64", natives=["//native/tinya"])\n',
     }
     for name, layers in (("raster", '"//layers/geo"'), ("crs", '"//layers/proj"'), ("plain", "")):
@@ -256,11 +266,11 @@ def native_fixture_files() -> dict[str, str]:
     return files
 
 
-def make_native_fixture_repo(root: Path, store: Path) -> FixtureRepo:
+def make_native_fixture_repo(root: Path, store: Path, arm64: bool = False) -> FixtureRepo:
     from serverless_gis.native.tiny_fixture import TINYA, TINYB, recipe_files, tarball, tinyp
 
     repo = FixtureRepo(root, store)
-    repo.write(native_fixture_files())
+    repo.write(native_fixture_files(arm64))
     for path in recipe_files():
         dest = root / path
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -269,7 +279,7 @@ def make_native_fixture_repo(root: Path, store: Path) -> FixtureRepo:
     (root / "native/tinya/tinya.tar.gz").write_bytes(tarball({**TINYA, **LICENSE_FILE}))
     (root / "native/tinyb/tinyb.tar.gz").write_bytes(tarball({**TINYB, **LICENSE_FILE}))
     (root / "native/tinyp/tinyp.tar.gz").write_bytes(tarball(tinyp(48)))
-    write_pants_toml(root, {"fx-x86_64": "3rdparty/fx-x86_64.lock"})
+    write_pants_toml(root, {"fx-x86_64": "3rdparty/fx-x86_64.lock", **({"fx-arm64": "3rdparty/fx-arm64.lock"} if arm64 else {})})
     repo.pants("complete-platforms", "runtimes:")
     repo.pants("generate-lockfiles")
     return repo

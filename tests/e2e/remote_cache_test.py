@@ -1,5 +1,6 @@
 """End to end with a real REAPI server (BuildGrid): a fresh machine rebuilds nothing that
-another built, an edit rebuilds only what it touches, and a dead server only costs time."""
+another built (the arm64 layer included: no compile, no qemu, no Docker), an edit rebuilds only
+what it touches, and a dead server only costs time."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ SERVER = "build-support/remote-cache/server.sh"
 NATIVE = "Build native library"
 LAYER = "Zip layer"
 FUNCTION = "Zip function"
+ARCHES = ("arm64", "x86_64")
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory) -> FixtureRepo:
     tmp = tmp_path_factory.mktemp("e2e-native")
-    return make_native_fixture_repo(tmp / "repo", tmp / "store-setup")
+    return make_native_fixture_repo(tmp / "repo", tmp / "store-setup", arm64=True)
 
 
 def remote(address: str) -> list[str]:
@@ -43,9 +45,11 @@ def test_remote_cache_scenarios(repo: FixtureRepo, server, tmp_path: Path) -> No
     # Machine 1: cold build, written to the remote cache.
     repo.store = tmp_path / "machine1"
     first = repo.pants(*remote(address), "package", "::").output
-    assert executed(first, NATIVE) == ["native/tinya:tinya", "native/tinyb:tinyb", "native/tinyp:tinyp"]
-    assert executed(first, LAYER) == ["layers/geo:geo", "layers/proj:proj"]
+    # every library for both arches (arm64 with the cross toolchain), the geo layer for both
+    assert executed(first, NATIVE) == [f"native/{n}@toolchain={a}" for n in ("tinya", "tinyb", "tinyp") for a in ARCHES]
+    assert executed(first, LAYER) == ["layers/geo@runtime=arm64", "layers/geo@runtime=x86_64", "layers/proj:proj"]
     built = repo.dist_files()
+    assert "layers/geo/geo-arm64.zip" in built
 
     # Machine 2: empty local caches and no Docker daemon; everything comes from the remote cache.
     repo.store = tmp_path / "machine2"
@@ -68,8 +72,8 @@ def test_remote_cache_scenarios(repo: FixtureRepo, server, tmp_path: Path) -> No
     build = repo.root / "native/tinyb/BUILD"
     build.write_text(build.read_text().replace("-DFLAVOR=1", "-DFLAVOR=2"))
     fourth = repo.pants(*remote(address), "package", "::").output
-    assert executed(fourth, NATIVE) == ["native/tinyb:tinyb"]
-    assert executed(fourth, LAYER) == ["layers/geo:geo"]
+    assert executed(fourth, NATIVE) == [f"native/tinyb@toolchain={a}" for a in ARCHES]
+    assert executed(fourth, LAYER) == ["layers/geo@runtime=arm64", "layers/geo@runtime=x86_64"]
 
     # The stopped server keeps its entries on disk; a restarted one serves them.
     subprocess.run([SERVER, "stop", "--data", str(data)], check=True)
@@ -86,5 +90,5 @@ def test_remote_cache_scenarios(repo: FixtureRepo, server, tmp_path: Path) -> No
     subprocess.run([SERVER, "stop", "--data", str(data)], check=True)
     repo.store = tmp_path / "machine4"
     sixth = repo.pants(*remote(address), "package", "layers/proj:").output
-    assert executed(sixth, NATIVE) == ["native/tinya:tinya"]
+    assert executed(sixth, NATIVE) == ["native/tinya@toolchain=x86_64"]
     assert "remote cache" in sixth.lower() and "WARN" in sixth
