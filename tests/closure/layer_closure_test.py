@@ -1,7 +1,8 @@
-"""The x86_64 GIS layer ships only what native targets built from pinned sources: each file in its
-lib/ is byte-identical to a file of one target's install tree, no library is vendored from the
-toolchain image, the versions are the closure's (OpenSSL 3.5, SQLite 3.46, libtiff 4.7, no JBIG),
-each shipping target's licence texts are in share/licenses/, and no build-only tool ships."""
+"""The GIS layer, x86_64 and arm64, ships only what native targets built from pinned sources: each
+file in its lib/ is byte-identical to a file of one target's install tree for that arch (every ELF
+file for that CPU), no library is vendored from the toolchain image, the versions are the
+closure's (OpenSSL 3.5, SQLite 3.46, libtiff 4.7, no JBIG), each shipping target's licence texts are
+in share/licenses/, no build-only tool ships, and both arches hold the same packages."""
 
 from __future__ import annotations
 
@@ -13,26 +14,40 @@ from pathlib import Path
 
 import pytest
 
-LAYER = Path("layers/geo/geo-aws-py313-x86_64.zip")
 NATIVE = Path("native")
+ARCHES = ("x86_64", "arm64")
+ELF_MACHINE = {"x86_64": 62, "arm64": 183}  # EM_X86_64, EM_AARCH64
+
+
+def layer_path(arch: str, suffix: str = ".zip") -> Path:
+    return Path(f"layers/geo/geo-aws-py313-{arch}{suffix}")
 
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def layer() -> dict[str, bytes]:
-    with zipfile.ZipFile(LAYER) as zf:
+def read_layer(arch: str) -> dict[str, bytes]:
+    with zipfile.ZipFile(layer_path(arch)) as zf:
         return {i.filename: zf.read(i) for i in zf.infolist() if not i.is_dir()}
 
 
+@pytest.fixture(scope="module", params=ARCHES)
+def arch(request) -> str:
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def trees() -> dict[str, dict[str, str]]:
-    """target name -> {path in its install tree: sha256}"""
+def layer(arch: str) -> dict[str, bytes]:
+    return read_layer(arch)
+
+
+@pytest.fixture(scope="module")
+def trees(arch: str) -> dict[str, dict[str, str]]:
+    """target name -> {path in its install tree for `arch`: sha256}"""
     found = {}
-    for tree in sorted(p for p in NATIVE.glob("*/*") if p.is_dir()):
-        found[tree.name] = {
+    for tree in sorted(p for p in NATIVE.glob(f"*/*-{arch}") if p.is_dir()):
+        found[tree.name[: -len(f"-{arch}")]] = {
             str(f.relative_to(tree)): sha256(f.read_bytes()) for f in tree.rglob("*") if f.is_file()
         }
     return found
@@ -75,8 +90,26 @@ def test_no_build_only_tools(layer: dict[str, bytes]) -> None:
     assert not [p for p in layer if p.startswith("bin/") or p.startswith("share/bash-completion/")]
 
 
-def test_sbom_names_the_component_of_every_library(layer: dict[str, bytes]) -> None:
-    bom = json.loads(Path("layers/geo/geo-aws-py313-x86_64.cdx.json").read_text())
+def test_every_elf_file_is_for_the_layers_cpu(arch: str, layer: dict[str, bytes]) -> None:
+    elves = {p: data for p, data in layer.items() if data[:4] == b"\x7fELF"}
+    assert {"lib/libgdal.so.36", "lib/libproj.so.25", "lib/libgeos_c.so.1"} <= set(elves)
+    # e_machine: 2 bytes at offset 18 (little endian)
+    assert {p for p, data in elves.items() if int.from_bytes(data[18:20], "little") != ELF_MACHINE[arch]} == set()
+
+
+def test_both_arches_hold_the_same_packages() -> None:
+    def packages(arch: str) -> set[str]:
+        return {p.split("/")[1] for p in read_layer(arch) if p.startswith("python/") and p.count("/") >= 2}
+
+    x86_64, arm64 = packages("x86_64"), packages("arm64")
+    assert {"rasterio", "fiona", "pyproj", "shapely", "numpy"} <= arm64
+    assert x86_64 == arm64
+    # one copy of each native library: no wheel's own `*.libs/`
+    assert not [p for p in arm64 | x86_64 if p.endswith(".libs")]
+
+
+def test_sbom_names_the_component_of_every_library(arch: str, layer: dict[str, bytes]) -> None:
+    bom = json.loads(layer_path(arch, ".cdx.json").read_text())
     owners: dict[str, list[str]] = {}
     for component in bom["components"]:
         for occurrence in (component.get("evidence") or {}).get("occurrences") or []:
