@@ -40,9 +40,9 @@ docker image inspect "$IMAGE" >/dev/null 2>&1 || bash pants-plugins/serverless_g
   || die "cannot build the runtime image $IMAGE from $lock"
 
 if [ -z "$PYTREE" ]; then
-  ./pants --no-pantsd package native/python:cpython313 >&2 || die "Pants could not build native/python:cpython313"
-  PYTREE="$(find dist \( -path '*cpython313*' -o -path 'dist/native/python/*' \) -path '*/bin/python3.13' -printf '%h\n' 2>/dev/null | head -n1)"
-  [ -n "$PYTREE" ] || die "native/python:cpython313 left no bin/python3.13 under dist/ (not packageable yet?): pass --python DIR"
+  ./pants --no-pantsd package native/python:cpython313@toolchain=x86_64 >&2 || die "Pants could not build native/python:cpython313@toolchain=x86_64"
+  PYTREE="$(find dist/native/python/cpython313-x86_64 -path '*/bin/python3.13' -printf '%h\n' 2>/dev/null | head -n1)"
+  [ -n "$PYTREE" ] || die "native/python:cpython313@toolchain=x86_64 left no bin/python3.13 under dist/: pass --python DIR"
   PYTREE="$PYTREE/.."
 fi
 [ -x "$PYTREE/bin/python3" ] || die "no bin/python3 in the CPython tree $PYTREE" 2

@@ -196,12 +196,16 @@ class CPythonPackageFieldSet(CPythonBuildFieldSet, PackageFieldSet):
 
 @rule(desc="Package a CPython build", level=LogLevel.DEBUG)
 async def package_cpython(field_set: CPythonPackageFieldSet) -> BuiltPackage:
-    built = await Get(
-        BuiltCPython,
-        CPythonBuildFieldSet,
-        CPythonBuildFieldSet(field_set.address, field_set.source, field_set.toolchain, field_set.prefix, field_set.policy),
+    built, image = await MultiGet(
+        Get(
+            BuiltCPython,
+            CPythonBuildFieldSet,
+            CPythonBuildFieldSet(field_set.address, field_set.source, field_set.toolchain, field_set.prefix, field_set.policy),
+        ),
+        Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
     )
-    prefix = f"{field_set.address.spec_path}/{field_set.address.target_name}".lstrip("/")
+    # One directory per arch, as for native libraries.
+    prefix = f"{field_set.address.spec_path}/{field_set.address.target_name}-{image.arch}".lstrip("/")
     return BuiltPackage(
         digest=await Get(Digest, AddPrefix(built.tree, prefix)),
         artifacts=(BuiltPackageArtifact(f"{prefix}/", extra_log_lines=(f"    Install prefix: {built.prefix}",)),),
