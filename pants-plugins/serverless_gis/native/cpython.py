@@ -75,6 +75,8 @@ BUILD_PYTHON = "build-python"
 def cross_options(triple: str) -> tuple[str, ...]:
     return (
         f"--with-build-python=/work/{BUILD_PYTHON}/bin/python3",
+        # not found by pkg-config (PKG_CONFIG_LIBDIR is the prefix's) nor in configure's default dirs
+        f"--with-openssl={SYSROOT}/usr",
         "ac_cv_file__dev_ptmx=yes",
         "ac_cv_file__dev_ptc=no",
         f"CPPFLAGS=-I{SYSROOT}/usr/include -I{SYSROOT}/usr/include/{triple}",

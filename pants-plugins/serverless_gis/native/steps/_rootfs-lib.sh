@@ -150,7 +150,8 @@ check_locked_sha256() {
 
 # install_sysroot DIR: download the @sysroot-package files (name:arch=version) through apt, check
 # each against the lock's sha256, unpack them into the sysroot and make its absolute symlinks
-# relative (Debian's `symlinks`, which the recipe installs), so they resolve inside the sysroot.
+# relative to it (libbz2.so -> /lib/aarch64-linux-gnu/... must resolve inside the sysroot, not in
+# the image; Debian's `symlinks -c` skips them as dangling when run from outside).
 install_sysroot() {
   local r="$1" spec f want got
   [ ${#SYSROOT_PACKAGES[@]} -gt 0 ] || return 0
@@ -167,7 +168,17 @@ install_sysroot() {
     in_root "$r" dpkg-deb -x "/tmp/sysroot-debs/$(basename "$f")" "$SYSROOT_DIR"
   done
   rm -rf "$debs"
-  in_root "$r" symlinks -rcs "$SYSROOT_DIR" >/dev/null
+  python3 - "$r$SYSROOT_DIR" <<'PY'
+import os, sys
+root = sys.argv[1]
+for d, dirs, files in os.walk(root):
+    for name in dirs + files:
+        path = os.path.join(d, name)
+        target = os.readlink(path) if os.path.islink(path) else ""
+        if target.startswith("/"):
+            os.remove(path)
+            os.symlink(os.path.relpath(root + target, d), path)
+PY
 }
 
 # download_wheels DEST SPEC... ; SPEC = "name==ver" or "name==ver file sha256=HEX" (locked).
