@@ -19,4 +19,4 @@ def test_builds_with_other_core_counts_share_cache_entries(tmp_path: Path) -> No
 
     two_cores = repo.pants("--process-execution-local-parallelism=2", "package", "native::").output
     assert executed(two_cores, "Build native library") == []
-    assert (repo.root / "dist/native/tinyb/tinyb/lib/libtinyb.so").exists()
+    assert (repo.root / "dist/native/tinyb/tinyb-x86_64/lib/libtinyb.so").exists()
