@@ -5,10 +5,9 @@
 # containers too). Needs root the first time; quick afterwards.
 set -euo pipefail
 log() { echo "ensure-binfmt-arm64: $*" >&2; }
+. "$(dirname "$0")/../../pants-plugins/serverless_gis/native/steps/_qemu.sh"
 entry=/proc/sys/fs/binfmt_misc/qemu-aarch64
-if [ -e "$entry" ] && grep -qx enabled "$entry" && grep -q '^flags: .*F' "$entry"; then
-  exit 0
-fi
+qemu_registered aarch64 && exit 0
 [ "$(id -u)" = 0 ] || { log "ERROR: qemu-aarch64 is not registered and we are not root (sudo $0)"; exit 2; }
 if [ ! -f /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -17,7 +16,7 @@ if [ ! -f /usr/lib/binfmt.d/qemu-aarch64.conf ]; then
 fi
 [ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
   || { log "ERROR: cannot mount binfmt_misc"; exit 2; }
-[ -e "$entry" ] && echo -1 >"$entry"  # registered without F: replace it
+[ -e "$entry" ] && echo -1 >"$entry"  # disabled, or registered without F: replace it
 cat /usr/lib/binfmt.d/qemu-aarch64.conf >/proc/sys/fs/binfmt_misc/register
-grep -q '^flags: .*F' "$entry" || { log "ERROR: qemu-aarch64 registration failed"; exit 1; }
+qemu_registered aarch64 || { log "ERROR: qemu-aarch64 registration failed"; exit 1; }
 log "registered qemu-aarch64 ($(sed -n 's/^interpreter //p' "$entry"))"

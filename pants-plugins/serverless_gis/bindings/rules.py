@@ -244,7 +244,7 @@ async def build_bindings(
             # The native framework installs the natives into /opt and copies the wheels out.
             "python3", step_path("native_build.py"), "run", "--name", address.target_name,
             *(arg for a, _ in natives.libraries for arg in ("--dep", dep_dir(a))),
-            *(("--cross", cross) if cross else ()),
+            *image.target_args(),
             "--stage", WHEELS_STAGE, "--out", "out", "--",
             "bash", step_path("build-wheels.sh"),
             "--python", "python", "--wheelhouse", "wheelhouse", "--out", WHEELS_STAGE, "--jobs", JOBS,

@@ -253,7 +253,7 @@ async def build_layer(
             address,
             (
                 "python3", step_path("elf_policy.py"), "audit", "--tree", "layer", "--policy", policy,
-                "--lib-dir", "layer/lib", "--machine", runtime.elf_machine,
+                "--lib-dir", "layer/lib", "--machine", runtime.machine,
             ),
             await Get(Digest, MergeDigests([
                 unzipped,

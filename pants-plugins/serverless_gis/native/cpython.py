@@ -66,21 +66,20 @@ REMOVE = (
 )
 # A cross build (the toolchain's `cross_triple`) runs the same target built natively as its build
 # Python (same source, so the same version), takes /dev/ptmx's answer from the target (Linux), and
-# finds what its extension modules link in the cross image's /sysroot (where pkg-config does not
-# look); the interpreter it builds is checked under qemu.
-SYSROOT = "/sysroot"
+# finds what its extension modules link in the cross image's sysroot (its lock's @sysroot, where
+# pkg-config does not look); the interpreter it builds is checked under qemu.
 BUILD_PYTHON = "build-python"
 
 
-def cross_options(triple: str) -> tuple[str, ...]:
+def cross_options(triple: str, sysroot: str) -> tuple[str, ...]:
     return (
         f"--with-build-python=/work/{BUILD_PYTHON}/bin/python3",
         # not found by pkg-config (PKG_CONFIG_LIBDIR is the prefix's) nor in configure's default dirs
-        f"--with-openssl={SYSROOT}/usr",
+        f"--with-openssl={sysroot}/usr",
         "ac_cv_file__dev_ptmx=yes",
         "ac_cv_file__dev_ptc=no",
-        f"CPPFLAGS=-I{SYSROOT}/usr/include -I{SYSROOT}/usr/include/{triple}",
-        f"LDFLAGS=-Wl,--as-needed -L{SYSROOT}/usr/lib/{triple}",
+        f"CPPFLAGS=-I{sysroot}/usr/include -I{sysroot}/usr/include/{triple}",
+        f"LDFLAGS=-Wl,--as-needed -L{sysroot}/usr/lib/{triple}",
     )
 
 
@@ -133,7 +132,14 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
         Get(Digest, PathGlobs([policy_path], glob_match_error_behavior=GlobMatchErrorBehavior.error, description_of_origin=f"the `policy` of {address}")),
     )
     cross, build_python = image.cross_triple, EMPTY_DIGEST
-    checks_env = f"LD_LIBRARY_PATH={SYSROOT}/lib/{cross} " if cross else ""
+    if cross and not image.sysroot:
+        raise NativeBuildError(
+            f"{address}: its toolchain {image.address} cross-compiles for {image.arch} but its lock has no "
+            "`@sysroot`, where CPython's extension modules find the target's libffi, OpenSSL, SQLite... "
+            "Fix: add `@sysroot <arch> /sysroot` and `@sysroot-package` lines to its .packages recipe "
+            "(see native/toolchain/bullseye-x86_64-cross-arm64.packages) and refresh its lock."
+        )
+    checks_env = f"LD_LIBRARY_PATH={image.sysroot}/lib/{cross} " if cross else ""
     if cross:
         native = await Get(BuiltCPython, NativeCPythonRequest(address))
         build_python = await Get(Digest, AddPrefix(native.tree, BUILD_PYTHON))
@@ -148,8 +154,8 @@ async def build_cpython(field_set: CPythonBuildFieldSet, native_build: NativeBui
             "--build-root", "/tmp/cpython-build", "--prefix", field_set.prefix.value,
             "--source", source.path, "--out", "out", "--policy", policy_path, "--jobs", JOBS,
             *(f"--option={o}" for o in CONFIGURE_OPTIONS),
-            *(f"--option={o}" for o in (cross_options(cross) if cross else ())),
-            *(("--cross", cross) if cross else ()),
+            *(f"--option={o}" for o in (cross_options(cross, image.sysroot) if cross else ())),
+            *image.target_args(),
             *(f"--remove={p}" for p in REMOVE),
             # Checked under qemu for a cross build: zlib, which the runtime provides, from the sysroot.
             *(f"--check={checks_env}bin/python3 -c 'import {m}'" for m in REQUIRED_MODULES),

@@ -73,7 +73,7 @@ from serverless_gis.native.target_types import (
 )
 
 # What every step in an image runs: the host wrapper, and the image build on a miss.
-IMAGE_SCRIPTS = ("process.sh", "build-toolchain-image.sh", "_rootfs-lib.sh", "docker_archive.py")
+IMAGE_SCRIPTS = ("process.sh", "build-toolchain-image.sh", "_rootfs-lib.sh", "_qemu.sh", "docker_archive.py")
 # The framework's driver and the ELF policy it applies.
 BUILD_SCRIPTS = ("native_build.py", "elf_policy.py")
 # More than any build machine has cores: Pants gives a step what is free of
@@ -111,6 +111,13 @@ class ToolchainImage:
     digest: Digest  # the lock (if any) and the scripts that build or pull the image
     cross_triple: str | None  # its compilers build for `arch` from another CPU
     run_image: ToolchainImageRequest | None  # where what it builds runs
+    sysroot: str | None = None  # where it unpacked the target's own packages (its lock's @sysroot)
+
+    def target_args(self) -> tuple[str, ...]:
+        """native_build.py's options for the CPU this image builds for."""
+        if not self.cross_triple:
+            return ()
+        return ("--cross", self.cross_triple, *(("--sysroot", self.sysroot) if self.sysroot else ()))
 
     def process_argv(self, *command: str) -> tuple[str, ...]:
         return (
@@ -122,6 +129,12 @@ class ToolchainImage:
             "--",
             *command,
         )
+
+
+def lock_sysroot(lock_content: bytes) -> str | None:
+    """The directory of the lock's `@sysroot ARCH DIR` line, if any."""
+    found = re.search(rb"^@sysroot\s+\S+\s+(\S+)\s*$", lock_content, re.MULTILINE)
+    return found.group(1).decode() if found else None
 
 
 def lock_tag(lock_content: bytes) -> str:
@@ -147,8 +160,9 @@ async def resolve_toolchain_image(request: ToolchainImageRequest) -> ToolchainIm
             "build-support/docker/)."
         )
     digest = await Get(Digest, MergeDigests([scripts, lock.snapshot.digest]))
+    content = contents[0].content
     return ToolchainImage(
-        tgt.address, arch, "lock", contents[0].path, lock_tag(contents[0].content), digest, triple, run_image
+        tgt.address, arch, "lock", contents[0].path, lock_tag(content), digest, triple, run_image, lock_sysroot(content)
     )
 
 
@@ -419,7 +433,7 @@ async def build_native_library(
         *(f"--remove={p}" for p in field_set.install_excludes.value or ()),
         *(f"--license-file={p}" for p in field_set.license_files.value or ()),
         *(("--runtime-provided",) if field_set.runtime_provided.value else ()),
-        *(("--cross", image.cross_triple) if image.cross_triple else ()),
+        *image.target_args(),
     )
     result = await run_in_image(
         native_build,
@@ -475,7 +489,7 @@ async def smoke_check_native_library(
             "python3", step_path("native_build.py"), "smoke", "--tree", "opt", "--policy", policy_path,
             "--source", source_path, "--out", "out/smoke",
             *(f"--link={lib}" for lib in field_set.smoke_link.value or ()),
-            *(("--cross", request.toolchain.cross_triple) if request.toolchain.cross_triple else ()),
+            *request.toolchain.target_args(),
         ),
         await Get(Digest, MergeDigests([opt, smoke_src, policy, scripts])),
         description=f"Compile smoke program of {address}",

@@ -14,6 +14,7 @@ from pants.engine.internals.parametrize import Parametrize
 from pants.engine.internals.scheduler import ExecutionError
 from pants.testutil.rule_runner import QueryRule, RuleRunner
 from serverless_gis import register
+from serverless_gis.native.cpython import BuiltCPython, CPythonBuildFieldSet
 from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
 from serverless_gis.native.tiny_fixture import (
     BUNDLED,
@@ -50,6 +51,7 @@ def rule_runner() -> RuleRunner:
             *register.rules(),
             QueryRule(BuiltNativeLibrary, [NativeLibraryFieldSet]),
             QueryRule(BuiltPackage, [NativeLibraryFieldSet]),
+            QueryRule(BuiltCPython, [CPythonBuildFieldSet]),
         ],
         target_types=register.target_types(),
         objects={"http_source": __import__("pants.core.target_types", fromlist=["x"]).http_source, "parametrize": Parametrize},
@@ -295,3 +297,25 @@ def test_license_without_its_files_fails_at_parse_time(rule_runner: RuleRunner) 
     with pytest.raises(ExecutionError) as exc:
         rule_runner.get_target(Address("bad", target_name="bad"))
     assert "bad:bad sets `license` but not `license_files`" in str(exc.value)
+
+
+def test_a_cross_cpython_needs_its_toolchain_sysroot(rule_runner: RuleRunner) -> None:
+    # CPython's extension modules link the target's own libffi, OpenSSL...: the lock's @sysroot.
+    lock = Path(rule_runner.build_root, "native/toolchain/bullseye-x86_64-cross-arm64.lock").read_text()
+    no_sysroot = "".join(line for line in lock.splitlines(keepends=True) if not line.startswith("@sysroot"))
+    rule_runner.write_files(
+        {
+            "nosysroot/cross.lock": no_sysroot,
+            "nosysroot/BUILD": (
+                'toolchain_image(name="cross", arch="arm64", cross_triple="aarch64-linux-gnu", lockfile="cross.lock")\n'
+                'cpython_build(name="cpython", python_version="3.13.5", source="python.tar.gz", toolchain=":cross")\n'
+            ),
+        }
+    )
+    Path(rule_runner.build_root, "nosysroot/python.tar.gz").write_bytes(tarball(TINYA))
+    tgt = rule_runner.get_target(Address("nosysroot", target_name="cpython"))
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.request(BuiltCPython, [CPythonBuildFieldSet.create(tgt)])
+    message = str(exc.value)
+    assert "nosysroot:cpython" in message and "nosysroot:cross" in message and "no `@sysroot`" in message
+    assert "Fix: add `@sysroot <arch> /sysroot`" in message

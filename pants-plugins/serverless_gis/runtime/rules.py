@@ -70,11 +70,6 @@ class ServerlessRuntime:
         return self.address.target_name
 
     @property
-    def elf_machine(self) -> str:
-        """The ELF `e_machine` of the runtime's CPU, as elf_policy.py names it."""
-        return {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}[self.machine]
-
-    @property
     def interpreter_constraint(self) -> str:
         return f"CPython=={self.python_version[0]}.{self.python_version[1]}.*"
 

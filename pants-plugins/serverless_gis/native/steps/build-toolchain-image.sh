@@ -16,6 +16,7 @@
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
 . "$HERE/_rootfs-lib.sh"
+. "$HERE/_qemu.sh"
 
 lock_tag() {
   local h; h="$(sha256sum "$1" | cut -c1-16)"
@@ -40,7 +41,7 @@ work="${WORK_DIR:-$(mktemp -d /tmp/toolchain-image.XXXXXX)}"; mkdir -p "$work"
 root="$work/rootfs"; rm -rf "$root"
 trap 'cleanup_mounts; [ -n "${KEEP_WORK:-}" ] || rm -rf "$work"' EXIT
 t0=$SECONDS
-if [ "$ARCH" != "$(dpkg --print-architecture)" ] && ! grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+if [ "$ARCH" != "$(dpkg --print-architecture)" ] && ! qemu_registered aarch64; then
   die "$lock is for $ARCH: building it on this $(dpkg --print-architecture) host needs qemu registered with binfmt_misc (as root: build-support/host-setup.sh)" 2
 fi
 bootstrap_rootfs "$root"

@@ -10,10 +10,11 @@
 #     --python PYTREE   a CPython install tree (cpython_build; runs from wherever it is): the
 #                       interpreter the wheels are for
 #     --cross TRIPLE    cross-compile for TRIPLE's CPU (e.g. aarch64-linux-gnu; CC and binutils come
-#                       from the environment, `native_build.py run --cross`): --host-python, the
+#                       from the environment, `native_build.py run --cross`, and so does the meson
+#                       cross file, $MESON_CROSS_FILE): --host-python, the
 #                       same CPython built for this machine, runs pip and the build backends with
 #                       the target's headers and sysconfig (_PYTHON_SYSCONFIGDATA_NAME,
-#                       _PYTHON_HOST_PLATFORM), and meson builds get a cross file
+#                       _PYTHON_HOST_PLATFORM)
 #     --wheelhouse DIR  sdists + build-requirement wheels (fetch-wheelhouse.sh); pip uses it with
 #                       --no-index. Each sdist's [build-system].requires are installed from it into
 #                       a fixed directory (highest version allowed, e.g. cython 3.0.x for fiona
@@ -70,7 +71,6 @@ PY="$(readlink -f "$PYTREE")/bin/python3"
 [ -x "$PY" ] || die "no bin/python3 in $PYTREE" 2
 [ -z "$CROSS" ] || [ -x "$HOST_PYTREE/bin/python3" ] || die "--cross needs --host-python with a bin/python3" 2
 CPU="${CROSS%%-*}"; CPU="${CPU:-$(uname -m)}"
-case "$CPU" in x86_64) MACHINE=EM_X86_64 ;; aarch64) MACHINE=EM_AARCH64 ;; *) die "no ELF machine known for $CPU" 2 ;; esac
 WH="$(readlink -f "$WH")"; [ -d "$WH" ] || die "no wheelhouse $WH" 2
 [ -f "$POLICY" ] || die "policy not found: ${POLICY:-(pass --policy)}" 2
 POLICY="$(readlink -f "$POLICY")"
@@ -101,21 +101,8 @@ if [ -n "$CROSS" ]; then
   cp "$target/lib/$sysconfigdata" "$xpy/lib/$sysconfigdata"
   PY="$xpy/bin/python3"
   CROSS_ENV=(_PYTHON_HOST_PLATFORM="linux-$CPU" _PYTHON_SYSCONFIGDATA_NAME="$(basename "$sysconfigdata" .py)")
-  cat >"$BUILD_ROOT/cross.ini" <<INI
-[binaries]
-c = '$CROSS-gcc'
-cpp = '$CROSS-g++'
-ar = '$CROSS-ar'
-strip = '$CROSS-strip'
-pkg-config = 'pkg-config'
-exe_wrapper = ['qemu-$CPU-static', '-L', '/usr/$CROSS']
-[host_machine]
-system = 'linux'
-cpu_family = '$CPU'
-cpu = '$CPU'
-endian = 'little'
-INI
-  MESON_CROSS=("--config-settings=setup-args=--cross-file=$BUILD_ROOT/cross.ini")
+  [ -f "${MESON_CROSS_FILE:-}" ] || die "--cross needs \$MESON_CROSS_FILE (native_build.py run --cross writes it)" 2
+  MESON_CROSS=("--config-settings=setup-args=--cross-file=$MESON_CROSS_FILE")
   log "cross build for $CROSS: $(env "${CROSS_ENV[@]}" "$PY" -c 'import sysconfig; print(sysconfig.get_platform(), sysconfig.get_config_var("EXT_SUFFIX"), sysconfig.get_config_var("CC"))')"
 fi
 
@@ -269,7 +256,7 @@ print(" ".join(sorted(f"{d.metadata["Name"]}=={d.version}" for d in m.distributi
   # every DT_NEEDED from the policy or $PREFIX/lib (the shared natives), symbol ceilings, and (but
   # for --rpath opt, absolute by design) $ORIGIN RUNPATHs
   origin=(--origin-runpath); [ "$RPATH_MODE" != opt ] || origin=()
-  python3 "$here/elf_policy.py" audit --tree "$root" --policy "$POLICY" --lib-dir "$PREFIX/lib" "${origin[@]}" --machine "$MACHINE" \
+  python3 "$here/elf_policy.py" audit --tree "$root" --policy "$POLICY" --lib-dir "$PREFIX/lib" "${origin[@]}" --machine "$CPU" \
       2> >(sed "s/^/  [$name] /" >&2) || die "$name: runtime policy audit failed (see above)"
   # generated C/C++ (rasterio 1.5 ships ~20 MB of it as package data) is never used at run time
   find "$root" -type f \( -name '*.c' -o -name '*.cpp' \) -delete

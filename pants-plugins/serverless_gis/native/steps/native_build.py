@@ -6,9 +6,9 @@ container as the non-root build user, network off (Python >= 3.7; elf_policy.py 
         --source ARCHIVE --out DIR --policy POLICY.json --build-root DIR [--prefix /opt] [--jobs CORES]
         [--source-root DIR] [--build-file DEST=FILE]... [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
         [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
-        [--license-file PATH]... [--vendor-toolchain-libraries] [--runtime-provided] [--cross TRIPLE]
-    native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... [--cross TRIPLE] -- COMMAND...
-    native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]... [--cross TRIPLE]
+        [--license-file PATH]... [--vendor-toolchain-libraries] [--runtime-provided] [--cross TRIPLE [--sysroot DIR]]
+    native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... [--cross TRIPLE [--sysroot DIR]] -- COMMAND...
+    native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]... [--cross TRIPLE [--sysroot DIR]]
 
 build, the framework around the front end:
   1. dependency trees (portable install trees of other builds) are copied into the real --prefix
@@ -30,11 +30,13 @@ build, the framework around the front end:
 --cross TRIPLE (e.g. aarch64-linux-gnu) builds for another CPU with the image's cross compilers:
 CC, CXX and binutils are `TRIPLE-*`; CMake gets a toolchain file (the cross compilers' own target
 libraries and the dependency trees as find roots, qemu as CMAKE_CROSSCOMPILING_EMULATOR for
-try_run); an autoconf configure gets --host/--build; other configure scripts and Makefiles take
-CC and friends from the environment (OpenSSL's target name is one of its configure_options);
-every ELF file of the tree must be for that CPU.
+try_run); meson a cross file; an autoconf configure gets --host/--build; other configure scripts
+and Makefiles take CC and friends from the environment (OpenSSL's target name is one of its
+configure_options); every ELF file of the tree must be for that CPU. --sysroot: where the image
+unpacked the target's own -dev packages (its lock's @sysroot), searched for toolchain libraries.
 run: the framework around a build that is a script of its own (the wheels of python_bindings):
-dependency trees into the prefix, COMMAND, its --stage directory copied into --out.
+dependency trees into the prefix, COMMAND (with --cross, $MESON_CROSS_FILE names a meson cross
+file), its --stage directory copied into --out.
 The build root is fixed per build (its paths end up in objects and ccache keys). Logs of each
 phase are in the build root; a failing phase shows the end of its log.
 smoke: the resolve check (elf_policy.audit of the merged trees: every DT_NEEDED from their lib/ or
@@ -65,20 +67,16 @@ class BuildError(Exception):
 class Target:
     """The CPU a build is for: the image's own, or another through its `TRIPLE-` cross tools."""
 
-    MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}
     TOOLS = {"CC": "gcc", "CXX": "g++", "AR": "ar", "RANLIB": "ranlib", "NM": "nm", "LD": "ld",
              "STRIP": "strip", "OBJCOPY": "objcopy", "OBJDUMP": "objdump", "READELF": "readelf"}
 
-    def __init__(self, triple=None):
+    def __init__(self, triple=None, sysroot=None):
         self.triple = triple
+        self.sysroot = sysroot
         self.cpu = triple.split("-")[0] if triple else platform.machine()
-        if self.cpu not in self.MACHINES:
+        if self.cpu not in elf_policy.ELF_MACHINES:
             raise BuildError(f"no ELF machine known for the CPU {self.cpu!r} ({triple or 'this image'})")
-        self.machine = self.MACHINES[self.cpu]
-
-    # Where a cross image keeps the target's libraries: the cross compilers' own, and the packages
-    # its lock's @sysroot unpacks (what CPython's extension modules link).
-    SYSROOT = "/sysroot"
+        self.machine = elf_policy.ELF_MACHINES[self.cpu]
 
     def tool(self, name):
         return f"{self.triple}-{name}" if self.triple else name
@@ -90,10 +88,16 @@ class Target:
         return {**{var: self.tool(name) for var, name in self.TOOLS.items()}, "QEMU_LD_PREFIX": f"/usr/{self.triple}"}
 
     def library_dirs(self):
-        """Where the toolchain's own libraries of the target are (None: the image's ldconfig cache)."""
+        """Where the toolchain's own libraries of the target are (None: the image's ldconfig cache):
+        the cross compilers' own, and the packages of the image's sysroot (its lock's @sysroot)."""
         if not self.triple:
             return None
-        return [f"/usr/{self.triple}/lib", f"{self.SYSROOT}/lib/{self.triple}", f"{self.SYSROOT}/usr/lib/{self.triple}"]
+        sysroot = [f"{self.sysroot}/lib/{self.triple}", f"{self.sysroot}/usr/lib/{self.triple}"] if self.sysroot else []
+        return [f"/usr/{self.triple}/lib", *sysroot]
+
+    def emulator(self):
+        """How the build runs the target's programs (configure checks, tests)."""
+        return [f"qemu-{self.cpu}-static", "-L", f"/usr/{self.triple}"]
 
     def cmake_toolchain_file(self, path, prefix):
         """Only the cross compilers' target libraries and the dependency trees are searched."""
@@ -110,7 +114,26 @@ class Target:
                 "set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)",
                 "set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)",
                 "set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)",
-                f"set(CMAKE_CROSSCOMPILING_EMULATOR qemu-{self.cpu}-static -L {sysroot})",
+                f"set(CMAKE_CROSSCOMPILING_EMULATOR {' '.join(self.emulator())})",
+                "",
+            ]))
+        return path
+
+    def meson_cross_file(self, path):
+        with open(path, "w") as f:
+            f.write("\n".join([
+                "[binaries]",
+                f"c = '{self.tool('gcc')}'",
+                f"cpp = '{self.tool('g++')}'",
+                f"ar = '{self.tool('ar')}'",
+                f"strip = '{self.tool('strip')}'",
+                "pkg-config = 'pkg-config'",
+                f"exe_wrapper = [{', '.join(repr(w) for w in self.emulator())}]",
+                "[host_machine]",
+                "system = 'linux'",
+                f"cpu_family = '{self.cpu}'",
+                f"cpu = '{self.cpu}'",
+                "endian = 'little'",
                 "",
             ]))
         return path
@@ -123,7 +146,7 @@ class Build:
         self.source = os.path.join(self.root, "source")
         self.stage = os.path.join(self.root, "stage")
         self.jobs = str(JOBS_PER_CORE * (a.jobs or os.cpu_count()))
-        self.target = Target(a.cross)
+        self.target = Target(a.cross, a.sysroot)
 
     def log(self, msg):
         print(f"native-build[{self.a.name}]: {msg}", file=sys.stderr, flush=True)
@@ -207,12 +230,11 @@ def meson(b):
         )
     if not os.path.isfile(os.path.join(b.source, "meson.build")):
         raise BuildError(f"no meson.build at the top of {a.source} (build_system='meson')")
-    if a.cross:
-        raise BuildError(f"{a.name}: cross builds with meson need a cross file, which the framework does not write yet")
     build_dir = os.path.join(b.root, "build")
+    cross = [f"--cross-file={b.target.meson_cross_file(os.path.join(b.root, 'cross.ini'))}"] if a.cross else []
     b.run("configure", [
         "meson", "setup", build_dir, b.source, f"--prefix={a.prefix}", "--libdir=lib",
-        "--buildtype=release", *a.option,
+        "--buildtype=release", *cross, *a.option,
     ])
     b.run("build", ["meson", "compile", "-C", build_dir, "-j", b.jobs, *a.make_target])
     b.run("install", ["meson", "install", "-C", build_dir, "--destdir", b.stage])
@@ -333,7 +355,10 @@ def build(a):
 
 
 def run(a):
-    os.environ.update(Target(a.cross).environment())
+    target = Target(a.cross, a.sysroot)
+    os.environ.update(target.environment())
+    if a.cross:  # for a meson-built package the command builds (build-wheels.sh: numpy)
+        os.environ["MESON_CROSS_FILE"] = target.meson_cross_file(f"/tmp/meson-cross-{target.cpu}.ini")
     install_dependencies(a.prefix, a.dep)
     done = subprocess.run(a.command)
     if done.returncode != 0:
@@ -343,7 +368,7 @@ def run(a):
 
 def smoke(a):
     tree = os.path.abspath(a.tree)
-    target = Target(a.cross)
+    target = Target(a.cross, a.sysroot)
     failures = elf_policy.audit(
         tree, elf_policy.Policy(a.policy), [os.path.join(tree, "lib")], machine=target.machine,
         log=lambda m: print(m, file=sys.stderr),
@@ -368,6 +393,7 @@ def main():
     b.add_argument("--jobs", type=int)
     b.add_argument("--configure-command")
     b.add_argument("--cross")
+    b.add_argument("--sysroot")
     b.add_argument("--source-root")
     b.add_argument("--ccache", action="store_true")
     b.add_argument("--vendor-toolchain-libraries", action="store_true")
@@ -380,12 +406,14 @@ def main():
     r.add_argument("--dep", action="append", default=[])
     r.add_argument("--stage", required=True)
     r.add_argument("--cross")
+    r.add_argument("--sysroot")
     r.add_argument("--out", required=True)
     r.add_argument("command", nargs=argparse.REMAINDER)
     s = sub.add_parser("smoke")
     s.add_argument("--tree", required=True)
     s.add_argument("--link", action="append", default=[])
     s.add_argument("--cross")
+    s.add_argument("--sysroot")
     for p in (b, s):
         p.add_argument("--source", required=True)
         p.add_argument("--out", required=True)

@@ -15,6 +15,7 @@ set -euo pipefail
 kind="$1" ref="$2" tag="$3"; shift 3
 [ "$1" = "--" ] && shift
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/_qemu.sh"
 target="${SGIS_TARGET:-a native target}"
 
 if ! docker info >/dev/null 2>&1; then
@@ -69,12 +70,12 @@ cpus=()
 read -r -a extra <<< "${SGIS_DOCKER_ARGS:-}"
 # An image of another architecture (arm64 on an x86_64 host) runs under qemu through binfmt_misc.
 arch="$(docker image inspect -f '{{.Architecture}}' "$tag")"
-if [ "$arch" != "$(docker version -f '{{.Server.Arch}}')" ] && [ "$arch" = arm64 ] \
-  && ! grep -qs '^flags: .*F' /proc/sys/fs/binfmt_misc/qemu-aarch64; then
+if [ "$arch" != "$(docker version -f '{{.Server.Arch}}')" ] && [ "$arch" = arm64 ] && ! qemu_registered aarch64; then
   cat >&2 <<MSG
 ERROR: $target runs in $tag, an arm64 image, and this $(docker version -f '{{.Server.Arch}}') host cannot run
-arm64 programs: qemu-aarch64 is not registered with binfmt_misc. Fix: run build-support/host-setup.sh
-(as root, once per boot), or point Pants at a remote cache that already holds this step.
+arm64 programs: qemu-aarch64 is not registered with binfmt_misc, or its entry is disabled. Fix: run
+build-support/host-setup.sh (as root, once per boot), or point Pants at a remote cache that already
+holds this step.
 MSG
   exit 96
 fi
