@@ -4,7 +4,8 @@ runtime emulation (network off, /opt read-only, Lambda's sys.path and environmen
 Event: {"project": "shapely"} runs that project's suite as `SUITES` describes it; an optional
 "select" (test paths or ids) runs part of it, "args" adds pytest options (e.g. `--tb=long`). The result lists every test outcome that
 differs from `expected/<project>.txt` (one `<test id>  # <reason>` per line: the tests that fail
-here and why), so an empty result is a pass:
+here and why; a line starting `[aarch64] ` or `[x86_64] ` holds on that CPU only), so an empty
+result is a pass:
 
     {"unexpected_failures": [...], "expected_failures_that_passed": [...]}
 
@@ -14,6 +15,8 @@ The suite's own counts go to the log (stderr).
 import fnmatch
 import importlib.metadata
 import os
+import platform
+import re
 import sys
 import tarfile
 import tempfile
@@ -111,17 +114,22 @@ class Outcomes:
                 self.counts[report.outcome] += 1
 
 
-def expected_failures(project):
-    """{test id: reason} from expected/<project>.txt; every line needs its reason."""
+def expected_failures(project, machine=None):
+    """{test id: reason} from expected/<project>.txt for this CPU; every line needs its reason."""
+    machine = machine or platform.machine()
     expected = {}
     with open(os.path.join(HERE, "expected", f"{project}.txt")) as f:
         for number, line in enumerate(f, 1):
             if not line.strip() or line.startswith("#"):
                 continue
+            only = re.match(r"\[(\w+)\] ", line)
+            if only:
+                line = line[only.end():]
             test_id, sep, reason = line.partition("  # ")
             if not sep or not reason.strip():
                 raise ValueError(f"expected/{project}.txt:{number}: `{line.strip()}` has no `  # reason`")
-            expected[test_id.strip()] = reason.strip()
+            if not only or only.group(1) == machine:
+                expected[test_id.strip()] = reason.strip()
     return expected
 
 
