@@ -65,7 +65,7 @@ def handler(event, context=None):
            f"PROJ data: pyproj found no proj.db (data dir {pdir!r}; PROJ_DATA={os.environ.get('PROJ_DATA')!r})")
     _check(pdir.split(os.pathsep)[0] == want_proj,
            f"PROJ data: pyproj uses {pdir!r}, expected {want_proj!r}")
-    gdal = ctypes.CDLL("libgdal.so.36")
+    gdal = ctypes.CDLL("libgdal.so.39")
     gdal.CPLFindFile.restype = ctypes.c_char_p
     gdal.CPLFindFile.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
     found = gdal.CPLFindFile(b"gdal", b"gdalvrt.xsd")

@@ -92,7 +92,7 @@ def test_no_build_only_tools(layer: dict[str, bytes]) -> None:
 
 def test_every_elf_file_is_for_the_layers_cpu(arch: str, layer: dict[str, bytes]) -> None:
     elves = {p: data for p, data in layer.items() if data[:4] == b"\x7fELF"}
-    assert {"lib/libgdal.so.36", "lib/libproj.so.25", "lib/libgeos_c.so.1"} <= set(elves)
+    assert {"lib/libgdal.so.39", "lib/libproj.so.25", "lib/libgeos_c.so.1"} <= set(elves)
     # e_machine: 2 bytes at offset 18 (little endian)
     assert {p for p, data in elves.items() if int.from_bytes(data[18:20], "little") != ELF_MACHINE[arch]} == set()
 

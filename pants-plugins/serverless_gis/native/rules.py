@@ -49,6 +49,7 @@ from serverless_gis.native.target_types import (
     NativeConfigureOptionsField,
     NativeDependenciesField,
     NativeExpectedOutputsField,
+    NativeHardeningAllowancesField,
     NativeInstallExcludesField,
     NativeLicenseFilesField,
     NativeMakeOptionsField,
@@ -324,6 +325,7 @@ class NativeLibraryFieldSet(PackageFieldSet):
     options_by_arch: NativeOptionsByArchField
     license_files: NativeLicenseFilesField
     runtime_provided: NativeRuntimeProvidedField
+    hardening_allowances: NativeHardeningAllowancesField
 
 
 @dataclass(frozen=True)
@@ -433,6 +435,7 @@ async def build_native_library(
         *(f"--remove={p}" for p in field_set.install_excludes.value or ()),
         *(f"--license-file={p}" for p in field_set.license_files.value or ()),
         *(("--runtime-provided",) if field_set.runtime_provided.value else ()),
+        *(f"--hardening-allow={key}" for key in sorted(field_set.hardening_allowances.value or {})),
         *image.target_args(),
     )
     result = await run_in_image(

@@ -26,6 +26,7 @@ from serverless_gis.native.tiny_fixture import (
     TINYC,
     TINYD_CMAKE,
     TOOLCHAIN_LINKED,
+    UNHARDENED,
     recipe_files,
     tarball,
 )
@@ -105,12 +106,18 @@ def rule_runner() -> RuleRunner:
                 'expected_outputs=["lib/libtinyd.so.1", "include/tinyd.h"])\n'
                 + 'native_library(name="tinyd-elsewhere", source="bundle.tar.gz", source_root="deps/tinye", '
                 'build_files={"CMakeLists.txt": "tinyd.cmake"}, toolchain="//native/toolchain:bullseye-x86_64")\n'
+                + 'native_library(name="tinyu", source="tinyu.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'build_system="make")\n'
+                + 'native_library(name="tinyu-allowed", source="tinyu.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'build_system="make", hardening_allowances={'
+                + ", ".join(f'"lib/libtinyu.so.*:{p}": "a fixture that bypasses CC on purpose"' for p in ("bind-now", "stack-protector", "fortify"))
+                + "})\n"
                 + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
                 '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
             ),
         }
     )
-    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK), ("tinyt", TOOLCHAIN_LINKED), ("bundle", BUNDLED)):
+    for name, files in (("tinya", TINYA), ("tinyb", TINYB), ("tinyc", TINYC), ("net", NETWORK), ("tinyt", TOOLCHAIN_LINKED), ("bundle", BUNDLED), ("tinyu", UNHARDENED)):
         Path(runner.build_root, f"lib/{name}.tar.gz").write_bytes(tarball(files))
         if name in ("tinya", "tinyb", "tinyc"):
             Path(runner.build_root, f"arch/{name}.tar.gz").write_bytes(tarball(files))
@@ -187,6 +194,7 @@ def test_configure_make_library_builds_through_the_same_framework(rule_runner: R
     dynamic = readelf_dynamic(root / "out/c/lib/libtinyc.so.1")
     # linked against the dependency's tree installed at /opt; portable like a CMake build's output
     assert "[libtinya.so.1]" in dynamic and "[$ORIGIN]" in dynamic
+    assert "NOW" in dynamic  # the framework's hardened compilers reach a configure/make build
     assert not list((root / "out/c/lib").glob("libtinya*"))  # the dependency stays in its own tree
 
 
@@ -230,6 +238,34 @@ def test_a_library_only_the_toolchain_has_fails_naming_it(rule_runner: RuleRunne
     message = str(exc.value)
     assert "lib/libtinyt.so needs libcrypt.so.1, which only the toolchain image has" in message
     assert "add the native_library that builds libcrypt.so.1 to `dependencies`" in message
+
+
+def test_a_library_built_without_the_hardening_flags_fails_naming_the_file(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "tinyu")
+    message = str(exc.value)
+    assert "lib:tinyu" in message
+    for gap in ("no BIND_NOW", "no __stack_chk_fail", "only unfortified libc calls"):
+        assert f"lib/libtinyu.so.1: not hardened: {gap}" in message
+    assert "libtinyu.so.1: not hardened: no PT_GNU_RELRO" not in message
+    # each allowance excuses exactly its file and property, with its reason on record
+    build(rule_runner, "tinyu-allowed")
+
+
+@pytest.mark.parametrize(
+    "allowances, message",
+    [
+        ('{"lib/x.so:pie": "a reason long enough here"}', "key 'lib/x.so:pie' is not GLOB:PROPERTY"),
+        ('{"lib/x.so:relro": "because"}', "`hardening_allowances['lib/x.so:relro']` gives no reason"),
+    ],
+)
+def test_hardening_allowances_are_checked_at_parse_time(rule_runner: RuleRunner, allowances: str, message: str) -> None:
+    rule_runner.write_files(
+        {"bad/BUILD": f'native_library(name="bad", source="x.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", hardening_allowances={allowances})\n'}
+    )
+    with pytest.raises(ExecutionError) as exc:
+        rule_runner.get_target(Address("bad", target_name="bad"))
+    assert "bad:bad" in str(exc.value) and message in str(exc.value)
 
 
 def test_missing_license_file_fails_naming_it(rule_runner: RuleRunner) -> None:

@@ -401,6 +401,39 @@ class NativeInstallExcludesField(StringSequenceField):
     )
 
 
+HARDENING_PROPERTIES = ("relro", "bind-now", "noexecstack", "stack-protector", "fortify")
+
+
+class NativeHardeningAllowancesField(DictStringToStringField):
+    alias = "hardening_allowances"
+    help = help_text(
+        f"""
+        Reasoned exceptions to the hardening audit: `{{"GLOB:PROPERTY": "why"}}`, GLOB over the
+        install tree's paths (e.g. `lib/libfoo.so.*`), PROPERTY one of {", ".join(HARDENING_PROPERTIES)}.
+        Every ELF file is built with the framework's hardening flags and audited for them; an
+        allowance is for a file that cannot have a property (say, no function with a stack buffer),
+        and the reason is the review record.
+        """
+    )
+
+    @classmethod
+    def compute_value(cls, raw_value, address: Address):
+        value = super().compute_value(raw_value, address)
+        for key, reason in (value or {}).items():
+            pattern, _, prop = key.rpartition(":")
+            if not pattern or prop not in HARDENING_PROPERTIES:
+                raise InvalidFieldException(
+                    f"{address}: `hardening_allowances` key {key!r} is not GLOB:PROPERTY. Fix: e.g. "
+                    f"'lib/libfoo.so.*:fortify', PROPERTY one of {', '.join(HARDENING_PROPERTIES)}."
+                )
+            if len(reason.split()) < 4:
+                raise InvalidFieldException(
+                    f"{address}: `hardening_allowances[{key!r}]` gives no reason ({reason!r}). Fix: say "
+                    "why the file cannot have the property; a reviewer reads it."
+                )
+        return value
+
+
 BUILD_SYSTEM_FIELDS = (
     NativeBuildSystemField,
     NativeConfigureOptionsField,
@@ -455,6 +488,7 @@ class NativeLibraryTarget(Target):
         NativeLicenseField,
         NativeLicenseFilesField,
         NativeRuntimeProvidedField,
+        NativeHardeningAllowancesField,
         *BUILD_SYSTEM_FIELDS,
     )
     help = help_text(

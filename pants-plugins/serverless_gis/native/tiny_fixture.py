@@ -31,6 +31,15 @@ def tarball(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def labelled(name: str) -> str:
+    """A function with a stack buffer and a fortifiable call, as every real library has: with the
+    hardening flags its library imports __stack_chk_fail and __memcpy_chk."""
+    return (
+        f'#include <stdio.h>\n#include <string.h>\nint {name}_label(char *out, const char *in, size_t n) '
+        f'{{ char buf[32]; memcpy(buf, in, n); buf[31] = 0; return sprintf(out, "%s", buf); }}\n'
+    )
+
+
 TINYA = {
     "CMakeLists.txt": """
 cmake_minimum_required(VERSION 3.13)
@@ -42,7 +51,7 @@ install(FILES tinya.h DESTINATION include)
 install(FILES tinya.txt DESTINATION share/tinya)
 """,
     "tinya.h": "int tinya_answer(void);\n",
-    "tinya.c": '#include "tinya.h"\nint tinya_answer(void) { return ANSWER; }\n',
+    "tinya.c": '#include "tinya.h"\nint tinya_answer(void) { return ANSWER; }\n' + labelled("tinya"),
     "tinya.txt": "data\n",
 }
 
@@ -59,7 +68,7 @@ install(TARGETS tinyb LIBRARY DESTINATION lib)
 install(FILES tinyb.h DESTINATION include)
 """,
     "tinyb.h": "int tinyb_double_answer(void);\n",
-    "tinyb.c": '#include "tinyb.h"\n#include <tinya.h>\nint tinyb_double_answer(void) { return 2 * tinya_answer(); }\n'
+    "tinyb.c": labelled("tinyb") + '#include "tinyb.h"\n#include <tinya.h>\nint tinyb_double_answer(void) { return 2 * tinya_answer(); }\n'
     "#ifndef FLAVOR\n#define FLAVOR 0\n#endif\nint tinyb_flavor(void) { return FLAVOR; }\n",
 }
 
@@ -87,7 +96,7 @@ install: libtinyc.so.1
 \tln -sf libtinyc.so.1 $(DESTDIR)$(PREFIX)/lib/libtinyc.so
 """,
     "tinyc.h": "int tinyc_answer(void);\n",
-    "tinyc.c": '#include "tinyc.h"\n#include <tinya.h>\nint tinyc_answer(void) { return ANSWER + tinya_answer(); }\n',
+    "tinyc.c": '#include "tinyc.h"\n#include <tinya.h>\nint tinyc_answer(void) { return ANSWER + tinya_answer(); }\n' + labelled("tinyc"),
 }
 
 SMOKE = """
@@ -112,7 +121,7 @@ install(TARGETS tinyp LIBRARY DESTINATION lib)
 install(FILES tinyp.h DESTINATION include)
 """,
         "tinyp.h": "int tinyp_release(void);\n",
-        "tinyp.c": f'#include "tinyp.h"\nint tinyp_release(void) {{ return {release}; }}\n',
+        "tinyp.c": f'#include "tinyp.h"\nint tinyp_release(void) {{ return {release}; }}\n' + labelled("tinyp"),
         "LICENSE": "Permission is granted.\n",
     }
 
@@ -146,7 +155,7 @@ endif()
 BUNDLED = {
     "README": "a bundle\n",
     "deps/tinyd/tinyd.h": "int tinyd_answer(void);\n",
-    "deps/tinyd/tinyd.c": '#include "tinyd.h"\nint tinyd_answer(void) { return 4; }\n',
+    "deps/tinyd/tinyd.c": '#include "tinyd.h"\nint tinyd_answer(void) { return 4; }\n' + labelled("tinyd"),
 }
 
 TINYD_CMAKE = """
@@ -157,6 +166,19 @@ set_target_properties(tinyd PROPERTIES SOVERSION 1)
 install(TARGETS tinyd LIBRARY DESTINATION lib)
 install(FILES tinyd.h DESTINATION include)
 """
+
+# A Makefile that calls gcc by name with its own flags, bypassing the framework's hardened CC:
+# its library lacks every hardening property but RELRO.
+UNHARDENED = {
+    "Makefile": """
+libtinyu.so.1: tinyu.c
+\tgcc -O2 -shared -fPIC -fno-stack-protector -U_FORTIFY_SOURCE -Wl,-z,lazy -Wl,-soname,libtinyu.so.1 -o $@ tinyu.c
+install: libtinyu.so.1
+\tmkdir -p $(DESTDIR)$(PREFIX)/lib
+\tcp libtinyu.so.1 $(DESTDIR)$(PREFIX)/lib/
+""",
+    "tinyu.c": labelled("tinyu"),
+}
 
 # Installs a library built with the build machine's own compiler: in a cross build, an ELF file for
 # the wrong CPU.

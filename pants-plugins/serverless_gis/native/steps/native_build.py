@@ -7,6 +7,7 @@ container as the non-root build user, network off (Python >= 3.7; elf_policy.py 
         [--source-root DIR] [--build-file DEST=FILE]... [--patch FILE]... [--dep TREE]... [--option=OPT]... [--configure-command CMD]
         [--make-target T]... [--remove GLOB]... [--check CMD]... [--expect GLOB]... [--ccache]
         [--license-file PATH]... [--vendor-toolchain-libraries] [--runtime-provided] [--cross TRIPLE [--sysroot DIR]]
+        [--hardening-allow GLOB:PROPERTY]...
     native_build.py run --name NAME --stage DIR --out DIR [--prefix /opt] [--dep TREE]... [--cross TRIPLE [--sysroot DIR]] -- COMMAND...
     native_build.py smoke --tree DIR --policy POLICY.json --source FILE.c --out FILE [--link LIB]... [--cross TRIPLE [--sysroot DIR]]
 
@@ -22,11 +23,13 @@ build, the framework around the front end:
   4. the installed prefix becomes the tree: --remove globs and libtool archives deleted, the
      --license-file texts (paths in the source) copied to share/licenses/NAME/, then made portable
      (elf_policy.vendor: strip, $ORIGIN RUNPATHs, audit; a needed library found only in the
-     toolchain image fails unless --vendor-toolchain-libraries, which copies it in; with
+     toolchain image fails unless --vendor-toolchain-libraries, which copies it in; every ELF file
+     hardened (elf_policy.HARDENING) but for the --hardening-allow allowances; with
      --runtime-provided every shared library's soname must be one the policy allows); --check
      commands run in it; every --expect glob must match (a declared output that is missing fails,
      naming it);
   5. the tree is copied into --out (a host-owned directory).
+Every build (and `run`) compiles with HARDENING_FLAGS: CC and CXX are wrappers that add them.
 --cross TRIPLE (e.g. aarch64-linux-gnu) builds for another CPU with the image's cross compilers:
 CC, CXX and binutils are `TRIPLE-*`; CMake gets a toolchain file (the cross compilers' own target
 libraries and the dependency trees as find roots, qemu as CMAKE_CROSSCOMPILING_EMULATOR for
@@ -44,6 +47,7 @@ the policy), then compiles the smoke program against them.
 """
 import argparse
 import glob
+import hashlib
 import os
 import platform
 import shutil
@@ -53,6 +57,16 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import elf_policy  # noqa: E402
 
+
+# Hardening every shipped ELF file gets (Debian's `hardening=+all`, checked by elf_policy.hardening):
+# put on the compilers themselves, ahead of a project's own flags, so no build system can drop them.
+HARDENING_FLAGS = (
+    "-fstack-protector-strong", "-D_FORTIFY_SOURCE=2", "-fstack-clash-protection",
+    "-Wl,-z,relro,-z,now,-z,noexecstack",
+)
+HARDENING_FLAGS_BY_CPU = {"x86_64": ("-fcf-protection",), "aarch64": ("-mbranch-protection=standard",)}
+# A fixed path: CPython's sysconfig records its CC, which later wheel builds (`run`) call.
+HARDENED_COMPILERS_DIR = "/tmp/hardened-compilers"
 
 # --jobs is the cores Pants gives the step, fixed when it starts. Two jobs a core keep them busy
 # through I/O and serial phases (configure, links, proj.db), and use the cores another step frees
@@ -82,10 +96,30 @@ class Target:
         return f"{self.triple}-{name}" if self.triple else name
 
     def environment(self):
+        """The tools every build system takes from the environment: the hardened compilers, and a
+        cross build's binutils (QEMU_LD_PREFIX: its programs find their loader and libc)."""
+        tools = {"CC": self.compiler("gcc"), "CXX": self.compiler("g++")}
         if not self.triple:
-            return {}
-        # QEMU_LD_PREFIX: the target's programs (a build's checks, tests) find their loader and libc
-        return {**{var: self.tool(name) for var, name in self.TOOLS.items()}, "QEMU_LD_PREFIX": f"/usr/{self.triple}"}
+            return tools
+        return {**{var: self.tool(name) for var, name in self.TOOLS.items()}, **tools, "QEMU_LD_PREFIX": f"/usr/{self.triple}"}
+
+    def compiler(self, name):
+        return os.path.join(HARDENED_COMPILERS_DIR, self.tool(name))
+
+    def write_hardened_compilers(self):
+        """gcc/g++ wrappers adding HARDENING_FLAGS; each names its compiler's sha256, so ccache's
+        content check of the wrapper sees a compiler change too."""
+        os.makedirs(HARDENED_COMPILERS_DIR, exist_ok=True)
+        flags = " ".join([*HARDENING_FLAGS, *HARDENING_FLAGS_BY_CPU[self.cpu]])
+        for name in ("gcc", "g++"):
+            real = shutil.which(self.tool(name))
+            if not real:
+                raise BuildError(f"the toolchain image has no {self.tool(name)}")
+            with open(os.path.realpath(real), "rb") as f:
+                digest = hashlib.sha256(f.read()).hexdigest()
+            with open(self.compiler(name), "w") as f:
+                f.write(f'#!/bin/sh\n# {os.path.realpath(real)} sha256 {digest}\nexec {real} {flags} "$@"\n')
+            os.chmod(self.compiler(name), 0o755)
 
     def library_dirs(self):
         """Where the toolchain's own libraries of the target are (None: the image's ldconfig cache):
@@ -106,8 +140,8 @@ class Target:
             f.write("\n".join([
                 "set(CMAKE_SYSTEM_NAME Linux)",
                 f"set(CMAKE_SYSTEM_PROCESSOR {self.cpu})",
-                f"set(CMAKE_C_COMPILER {self.tool('gcc')})",
-                f"set(CMAKE_CXX_COMPILER {self.tool('g++')})",
+                f"set(CMAKE_C_COMPILER {self.compiler('gcc')})",
+                f"set(CMAKE_CXX_COMPILER {self.compiler('g++')})",
                 f"set(CMAKE_LIBRARY_ARCHITECTURE {self.triple})",
                 f"set(CMAKE_FIND_ROOT_PATH {sysroot} {prefix})",
                 "set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)",
@@ -123,8 +157,8 @@ class Target:
         with open(path, "w") as f:
             f.write("\n".join([
                 "[binaries]",
-                f"c = '{self.tool('gcc')}'",
-                f"cpp = '{self.tool('g++')}'",
+                f"c = '{self.compiler('gcc')}'",
+                f"cpp = '{self.compiler('g++')}'",
                 f"ar = '{self.tool('ar')}'",
                 f"strip = '{self.tool('strip')}'",
                 "pkg-config = 'pkg-config'",
@@ -311,9 +345,13 @@ def finish_tree(b, policy):
             elif os.path.lexists(path):
                 os.remove(path)
     install_licenses(b, tree)
+    # A tree that vendors the toolchain's own libraries (CPython, which never ships in a layer) has
+    # files built by Debian, not by these compilers: its hardening is not ours to audit.
+    hardening = None if a.vendor_toolchain_libraries else a.hardening_allow
     failures = elf_policy.vendor(
         tree, policy, a.dep, log=b.log, from_toolchain=a.vendor_toolchain_libraries,
         strip=b.target.tool("strip"), machine=b.target.machine, toolchain_dirs=b.target.library_dirs(),
+        hardening=hardening,
     )
     if not failures and a.runtime_provided:
         failures = elf_policy.not_provided(tree, policy, log=b.log)
@@ -340,9 +378,11 @@ def build(a):
         # Where the dependency trees' .pc files are. Not set otherwise: autoconf records it in the
         # build (CPython's sysconfig), and CMake builds have always had it.
         os.environ["PKG_CONFIG_PATH"] = f"{a.prefix}/lib/pkgconfig"
+    b.target.write_hardened_compilers()
+    os.environ.update(b.target.environment())
     if a.cross:
         # nothing of the image's own architecture may be found
-        os.environ.update(b.target.environment(), PKG_CONFIG_LIBDIR=f"{a.prefix}/lib/pkgconfig")
+        os.environ["PKG_CONFIG_LIBDIR"] = f"{a.prefix}/lib/pkgconfig"
     os.umask(0o022)
     policy = elf_policy.Policy(a.policy)
     shutil.rmtree(b.root, ignore_errors=True)
@@ -356,6 +396,7 @@ def build(a):
 
 def run(a):
     target = Target(a.cross, a.sysroot)
+    target.write_hardened_compilers()
     os.environ.update(target.environment())
     if a.cross:  # for a meson-built package the command builds (build-wheels.sh: numpy)
         os.environ["MESON_CROSS_FILE"] = target.meson_cross_file(f"/tmp/meson-cross-{target.cpu}.ini")
@@ -400,6 +441,7 @@ def main():
     b.add_argument("--runtime-provided", action="store_true")
     for repeated in ("build-file", "patch", "dep", "option", "make-target", "remove", "check", "expect", "license-file"):
         b.add_argument(f"--{repeated}", action="append", default=[])
+    b.add_argument("--hardening-allow", action="append", default=[], type=elf_policy.allowance, metavar="GLOB:PROPERTY")
     r = sub.add_parser("run")
     r.add_argument("--name", required=True)
     r.add_argument("--prefix", default="/opt")
