@@ -23,6 +23,8 @@ import tempfile
 
 import pytest  # pants: no-infer-dep (a requirement of this function only)
 
+import suite_timing
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 # Each suite: `version`, `unpack` ({file beside this handler: fnmatch patterns of the files taken
@@ -205,11 +207,12 @@ def handler(event, context):
         os.chdir(work)  # the tests open their data by relative paths
         targets = paths
     outcomes = Outcomes()
-    # A module that fails to import is one failure, not the end of the run.
+    # A module that fails to import is one failure, not the end of the run. `suite_timing`: no
+    # hypothesis deadline or too_slow health check, hang guards scaled (no verdict depends on speed).
     pytest.main(
         [*targets, f"--rootdir={work}", "-p", "no:cacheprovider", "-q", "--tb=line",
          "--continue-on-collection-errors", *args],
-        plugins=[outcomes],
+        plugins=[outcomes, suite_timing],
     )
     # A test may have closed sys.stderr.
     print(f"{project} {installed}: {outcomes.counts}", file=sys.__stderr__)

@@ -9,6 +9,7 @@ from serverless_gis.emulation.target_types import ServerlessInvokeTestTarget
 from serverless_gis.function import requirements as function_requirements
 from serverless_gis.function import rules as function_rules
 from serverless_gis.function.target_types import ServerlessFunctionTarget
+from serverless_gis.identity import rules as identity_rules
 from serverless_gis.layer import rules as layer_rules
 from serverless_gis.layer.target_types import ServerlessLayerTarget
 from serverless_gis.licenses import rules as licenses_rules
@@ -40,6 +41,7 @@ def rules():
         *publish_rules.rules(),
         *licenses_rules.rules(),
         *sbom_rules.rules(),
+        *identity_rules.rules(),
         *advisories_rules.rules(),
     ]
 

@@ -115,12 +115,13 @@ class Proxy:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = _forward
 
-        port = free_port()
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        # Bound to a port the kernel picks and listening before the thread starts: no other
+        # process can take the port between choosing and binding it (as with `free_port`).
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         threading.Thread(target=server.serve_forever, daemon=True).start()
         self.server = server
-        return port
+        return server.server_address[1]
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -1,21 +1,24 @@
 """`./pants advisories ::`: the components of every layer's and function's SBOM looked up in the
-org's OSV-compatible advisory service, never from a cache."""
+org's advisory services (each component by what can match it, each source trusted only when it
+knows its canary), never from a cache; findings a reviewed VEX statement covers are suppressed."""
 
 from __future__ import annotations
 
+import datetime
 import json
 from dataclasses import dataclass
 
 from pants.core.goals.package import BuiltPackage, EnvironmentAwarePackageRequest
 from pants.engine.console import Console
 from pants.engine.env_vars import EnvironmentVars, EnvironmentVarsRequest
-from pants.engine.fs import CreateDigest, Digest, DigestContents, DigestSubset, FileContent, MergeDigests, PathGlobs
+from pants.engine.fs import CreateDigest, Digest, DigestContents, DigestSubset, FileContent, GlobMatchErrorBehavior, MergeDigests, PathGlobs
 from pants.engine.goal import Goal, GoalSubsystem
 from pants.engine.process import FallibleProcessResult, ProcessCacheScope
 from pants.engine.rules import Get, MultiGet, collect_rules, goal_rule, rule
 from pants.engine.target import Targets, TransitiveTargets, TransitiveTargetsRequest
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
+from serverless_gis.advisories import vex
 from serverless_gis.advisories.subsystem import AdvisoriesSubsystem
 from serverless_gis.function.rules import ServerlessFunctionFieldSet
 from serverless_gis.function.target_types import ServerlessFunctionTarget
@@ -40,16 +43,23 @@ class AdvisoryCheckRequest:
 
 @dataclass(frozen=True)
 class AdvisoryReport:
-    """See `sbom/scripts/osv_advisories.py`: per SBOM, the findings, and `error` when the service
-    could not be asked (then nothing was checked)."""
+    """See `sbom/scripts/osv_advisories.py`: per SBOM, the findings (after the VEX file), the
+    components NOT checked and why; per kind of component, whether its source is trusted; `error`
+    when a service could not be asked."""
 
     url: str
     error: str | None
     artifacts_json: str
+    sources_json: str = "{}"
+    expired: tuple[str, ...] = ()  # VEX statements past their expiry date, described
 
     @property
     def artifacts(self) -> list[dict]:
         return json.loads(self.artifacts_json)
+
+    @property
+    def sources(self) -> dict[str, dict]:
+        return json.loads(self.sources_json)
 
     @property
     def findings(self) -> int:
@@ -60,15 +70,28 @@ class AdvisoryReport:
         return sum(len(a["unchecked"]) for a in self.artifacts)
 
 
-@rule(desc="Query the advisory service", level=LogLevel.DEBUG)
+async def vex_statements(path: str | None) -> tuple[vex.Statement, ...]:
+    if not path:
+        return ()
+    contents = await Get(
+        DigestContents,
+        PathGlobs([path], glob_match_error_behavior=GlobMatchErrorBehavior.error, description_of_origin="`[serverless-advisories].vex`"),
+    )
+    return vex.parse(path, contents[0].content)
+
+
+@rule(desc="Query the advisory services", level=LogLevel.DEBUG)
 async def check_advisories(request: AdvisoryCheckRequest, subsystem: AdvisoriesSubsystem) -> AdvisoryReport:
     url = subsystem.url
     assert url, "callers check that the service is configured"
     subsystem.validate()
+    statements = await vex_statements(subsystem.vex)
     job = {
         "url": url,
+        "cpe_url": subsystem.cpe_url,
         "timeout": subsystem.timeout_seconds,
         "purl_types": sorted(subsystem.purl_types),
+        "canaries": dict(subsystem.canaries),
         "sboms": list(request.paths),
     }
     job_digest, env = await MultiGet(
@@ -94,10 +117,14 @@ async def check_advisories(request: AdvisoryCheckRequest, subsystem: AdvisoriesS
         )
     contents = await Get(DigestContents, DigestSubset(result.output_digest, PathGlobs([REPORT])))
     report = json.loads(contents[0].content)
+    # The real date: a statement's expiry is a date a reviewer chose, not a build input.
+    artifacts, expired = vex.apply(report["artifacts"], statements, datetime.date.today())
     return AdvisoryReport(
         url=url,
         error=report["error"],
-        artifacts_json=json.dumps(report["artifacts"]),
+        artifacts_json=json.dumps(artifacts),
+        sources_json=json.dumps(report["sources"]),
+        expired=tuple(s.describe() for s in expired),
     )
 
 
@@ -123,15 +150,23 @@ async def artifact_targets(targets: Targets) -> list:
 
 
 def print_report(console: Console, report: AdvisoryReport) -> None:
+    for kind, source in sorted(report.sources.items()):
+        if not source["trusted"]:
+            console.print_stderr(f"{console.sigil_skipped()} {kind} is NOT trusted: {source['reason']}")
     for a in report.artifacts:
         name = f"{a['artifact']} ({a['target']})"
         if a["findings"]:
             console.print_stderr(f"{console.sigil_failed()} {name}: advisories in {report.url}:")
             for f in a["findings"]:
-                console.print_stderr(f"    {f['component']} {f['version']} ({f['purl']}): {', '.join(f['advisories'])}")
+                console.print_stderr(f"    {f['component']} {f['version']} ({f['via']}): {', '.join(f['advisories'])}")
         elif report.error is None:
             n = a["checked"]
             console.print_stderr(f"{console.sigil_succeeded()} {name}: {n} component{'' if n == 1 else 's'}, no advisories")
+        for f in a.get("suppressed", ()):
+            for s in f["by"]:
+                console.print_stderr(f"    {f['component']} {f['version']}: {s['advisory']} suppressed ({s['justification']}) by VEX {s['statement']}")
+        if a.get("via_parent"):
+            console.print_stderr(f"    covered by their parent's advisories (bundled, no CPE): {', '.join(a['via_parent'])}")
         if a["unchecked"]:
             console.print_stderr(
                 f"{console.sigil_skipped()} {name}: NOT checked: "
@@ -165,22 +200,34 @@ async def advisories(console: Console, subsystem: AdvisoriesSubsystem, targets: 
         console.print_stderr(f"{console.sigil_skipped()} No serverless_layer or serverless_function among the targets: nothing to check.")
         return AdvisoriesGoal(0)
     report = await Get(AdvisoryReport, AdvisoryCheckRequest(await Get(Digest, MergeDigests(sboms)), paths))
+    return AdvisoriesGoal(conclude(console, report, required=subsystem.required, vex_path=subsystem.vex, sboms=len(paths)))
+
+
+def conclude(console: Console, report: AdvisoryReport, *, required: bool, vex_path: str | None, sboms: int) -> int:
+    """Print the report and the verdict; the goal's exit code."""
     print_report(console, report)
     failed = report.findings > 0
+    if report.expired:
+        failed = True
+        console.print_stderr(
+            f"{console.sigil_failed()} Expired VEX statements in {vex_path} (they suppress nothing): "
+            + "; ".join(report.expired)
+            + ". Fix: review each again and move its `expires`, or remove it."
+        )
     if report.error or report.unchecked:
         if report.error:
             what = (
-                f"The advisory service could not be asked: {report.error}. The components of {len(paths)} "
-                "SBOMs were NOT checked; this is no clean result."
+                f"An advisory service could not be asked: {report.error}. {report.unchecked} components of "
+                f"{sboms} SBOMs were NOT checked; this is no clean result."
             )
             fix = "make the service reachable from this machine (its URL, a proxy, CA certificates)"
         else:
-            what = f"{report.unchecked} components were NOT checked (listed above)."
+            what = f"{report.unchecked} components were NOT checked (listed above, with why)."
             fix = (
-                "give every native_library a `version`, and list in `[serverless-advisories].purl_types` "
-                "the package-URL types the service really indexes"
+                "give every native_library its identity (`cpe`, `upstream`, `debian`) and a `version`, "
+                "set `cpe_url`, and configure `canaries` the services know"
             )
-        if subsystem.required:
+        if required:
             console.print_stderr(
                 f"{console.sigil_failed()} {what} Fix: {fix}; `required = false` in `[serverless-advisories]` "
                 "only warns."
@@ -191,9 +238,10 @@ async def advisories(console: Console, subsystem: AdvisoriesSubsystem, targets: 
     if report.findings:
         console.print_stderr(
             f"{report.findings} components have advisories. Fix: upgrade them (the lockfile, or a "
-            "native_library's `source` and `version`), or drop them from the layer or function."
+            "native_library's `source` and `version`), drop them from the layer or function, or, once "
+            "reviewed as not affecting it, add a VEX statement to `[serverless-advisories].vex`."
         )
-    return AdvisoriesGoal(1 if failed else 0)
+    return 1 if failed else 0
 
 
 def rules():

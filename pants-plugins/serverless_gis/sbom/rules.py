@@ -29,7 +29,8 @@ from pants.engine.target import Targets
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import ZipArtifact, zip_stem
 from serverless_gis.native.rules import NativeSource, NativeSourceRequest
-from serverless_gis.native.target_types import NativeLicenseField, NativeSourceField, NativeVersionField
+from serverless_gis.identity.target_types import identity_of
+from serverless_gis.native.target_types import NativeLicenseField, NativePatchesField, NativeSourceField, NativeVersionField
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
 from serverless_gis.sbom import process
 from serverless_gis.sbom.process import SbomToolRequest
@@ -79,7 +80,7 @@ class NativeComponentsRequest:
 
 @dataclass(frozen=True)
 class NativeComponents:
-    json: str  # [{address, name, version, license, url, filename, sha256, files}], sorted by address
+    json: str  # [{address, name, version, license, url, filename, sha256, files, patches, identity}], by address
 
 
 async def file_sha256(digest: Digest) -> str:
@@ -110,6 +111,9 @@ async def native_components(request: NativeComponentsRequest) -> NativeComponent
                 "filename": filename,
                 "sha256": sha256,
                 "files": sorted(e.path for e in tree_entries if isinstance(e, (FileEntry, SymlinkEntry))),
+                # Paths from the build root: the SBOM's pedigree names the repository's patch files.
+                "patches": [os.path.join(tgt.address.spec_path, p) for p in tgt[NativePatchesField].value or ()],
+                "identity": identity_of(tgt),
             }
         )
     return NativeComponents(json.dumps(sorted(described, key=lambda d: d["address"])))

@@ -21,6 +21,8 @@ from serverless_gis.sbom.process import SbomToolRequest
 from serverless_gis.sbom.rules import Sbom, SbomRequest
 from serverless_gis.sbom.testutil import (
     GEO_WHEEL_SHA256,
+    IDENTITY,
+    TINYB_COMMIT,
     LAYER,
     PYTHON,
     SIX_SHA256,
@@ -43,6 +45,7 @@ def rule_runner() -> RuleRunner:
         QueryRule(FallibleProcessResult, [SbomToolRequest]),
         QueryRule(DigestContents, [Digest]),
         QueryRule(Digest, [MergeDigests]),
+        identity=IDENTITY,
     )
 
 
@@ -77,7 +80,8 @@ def test_layer_sbom_lists_natives_and_distributions(rule_runner: RuleRunner) -> 
     assert tinya["licenses"] == [{"license": {"id": "MIT"}}]
     assert tinya["hashes"] == [{"alg": "SHA-256", "content": TINYA_SHA256}]
     assert tinya["externalReferences"] == [
-        {"type": "source-distribution", "url": TINYA_URL, "hashes": [{"alg": "SHA-256", "content": TINYA_SHA256}]}
+        {"type": "source-distribution", "url": TINYA_URL, "hashes": [{"alg": "SHA-256", "content": TINYA_SHA256}]},
+        {"type": "vcs", "url": "https://example.org/tinya", "comment": "tag v1.2.3"},
     ]
     # What it put in the layer: its library and licence text; its header and -config script were pruned.
     assert [o["location"] for o in tinya["evidence"]["occurrences"]] == [
@@ -88,7 +92,7 @@ def test_layer_sbom_lists_natives_and_distributions(rule_runner: RuleRunner) -> 
     assert tinyb["licenses"] == [{"expression": "BSD-3-Clause AND MIT"}]
     # A local source archive: its own sha256, no download URL.
     assert tinyb["hashes"] == [{"alg": "SHA-256", "content": hashlib.sha256(TINYB_ARCHIVE).hexdigest()}]
-    assert "externalReferences" not in tinyb and "download_url" not in tinyb["purl"]
+    assert [r["type"] for r in tinyb["externalReferences"]] == ["vcs"] and "download_url" not in tinyb["purl"]
     assert [o["location"] for o in tinyb["evidence"]["occurrences"]] == ["lib/libtinyb.so", "share/licenses/tinyb/COPYING"]
 
     six = components["pkg:pypi/six@1.17.0"]
@@ -105,6 +109,40 @@ def test_layer_sbom_lists_natives_and_distributions(rule_runner: RuleRunner) -> 
 
     [root_deps] = [d for d in doc["dependencies"] if d["ref"] == root["bom-ref"]]
     assert sorted(root_deps["dependsOn"]) == sorted(components)
+
+
+def test_natives_carry_their_identity_and_pedigree(rule_runner: RuleRunner) -> None:
+    components = by_ref(document(rule_runner, layer_sbom(rule_runner)[1]))
+    tinya, tinyb = components["native:native:tinya"], components["native:native:tinyb"]
+
+    # Policy (a): the CPE, the Debian source package as the ancestor, Debian's series as patches.
+    assert tinya["cpe"] == "cpe:2.3:a:tiny:tinya:1.2.3:*:*:*:*:*:*:*"
+    [debian] = tinya["pedigree"]["ancestors"]
+    assert debian["purl"] == "pkg:deb/debian/tinya@1.2.3-1%2Bdeb13u1?arch=source&distro=debian-13"
+    assert [(p["type"], p["diff"]["url"], [r["id"] for r in p.get("resolves", ())]) for p in tinya["pedigree"]["patches"]] == [
+        ("backport", "https://sources.debian.org/src/tinya/1.2.3-1+deb13u1/debian/patches/CVE-2026-0001.patch/", ["CVE-2026-0001"]),
+        ("backport", "https://sources.debian.org/src/tinya/1.2.3-1+deb13u1/debian/patches/fix-build.patch/", []),
+    ]
+    props = {p["name"]: p["value"] for p in tinya["properties"]}
+    assert (props["serverless-gis:debian_ecosystem"], props["serverless-gis:debian_source"], props["serverless-gis:debian_version"]) == (
+        "Debian:13", "tinya", "1.2.3-1+deb13u1"
+    )
+
+    # Policy (b): upstream repository, tag and commit (also as a SWHID), the repackaging as the
+    # ancestor, the repository's patch file, and the bundled libraries as nested components.
+    assert tinyb["cpe"] == "cpe:2.3:a:tiny:tinyb:2.0.0:*:*:*:*:*:*:*"
+    assert tinyb["externalReferences"] == [
+        {"type": "vcs", "url": "https://example.org/tinyb", "comment": f"tag v2.0.0, commit {TINYB_COMMIT}"}
+    ]
+    assert tinyb["swhid"] == [f"swh:1:rev:{TINYB_COMMIT}"]
+    assert [a["purl"] for a in tinyb["pedigree"]["ancestors"]] == ["pkg:npm/tinyb-bundle@2.0.0"]
+    [patch] = tinyb["pedigree"]["patches"]
+    assert (patch["type"], patch["diff"]["url"], patch["resolves"][0]["id"]) == ("unofficial", "native/fix-CVE-2026-0002.patch", "CVE-2026-0002")
+    nested = {c["name"]: c for c in tinyb["components"]}
+    assert nested["minijson"]["cpe"] == "cpe:2.3:a:nlohmann:json:3.11.3:*:*:*:*:*:*:*"
+    assert nested["minijson"]["licenses"] == [{"license": {"id": "MIT"}}]
+    assert "cpe" not in nested["libcsf"] and {"name": "serverless-gis:path", "value": "src/csf"} in nested["libcsf"]["properties"]
+    assert nested["libcsf"]["bom-ref"] == "native:native:tinyb/libcsf"
 
 
 def test_serial_is_derived_from_the_content(rule_runner: RuleRunner) -> None:

@@ -29,6 +29,22 @@ TINYB_ARCHIVE = b"tinyb 2.0.0 source"
 SIX_URL = "https://files.pythonhosted.org/packages/b7/ce/six-1.17.0-py2.py3-none-any.whl"
 SIX_SHA256 = "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"
 PYTHON = "CPython==3.13.*"
+TINYB_COMMIT = "b" * 40
+# Identity fields (serverless_gis/identity): tinya from a Debian source package (policy (a)), tinyb
+# from an upstream release, repackaged, patched, bundling two libraries (policy (b)).
+IDENTITY = {
+    "tinya": (
+        'cpe="tiny:tinya", upstream={"repo": "https://example.org/tinya", "tag": "v1.2.3"}, '
+        'debian={"source": "tinya", "version": "1.2.3-1+deb13u1", "release": "13"}, '
+        'debian_patches=["CVE-2026-0001.patch", "fix-build.patch"]'
+    ),
+    "tinyb": (
+        f'cpe="tiny:tinyb", upstream={{"repo": "https://example.org/tinyb", "tag": "v2.0.0", "commit": "{TINYB_COMMIT}"}}, '
+        'repackaged_from="pkg:npm/tinyb-bundle@2.0.0", patches=["fix-CVE-2026-0002.patch"], '
+        'bundled=[{"name": "minijson", "version": "3.11.3", "cpe": "nlohmann:json", "license": "MIT"}, '
+        '{"name": "libcsf", "version": "1.0", "path": "src/csf"}]'
+    ),
+}
 
 LOCK = "// a pex lock with Pants' header\n" + json.dumps(
     {
@@ -51,7 +67,9 @@ LOCK = "// a pex lock with Pants' header\n" + json.dumps(
 )
 
 
-def sbom_rule_runner(*rules) -> RuleRunner:
+def sbom_rule_runner(*rules, identity: dict[str, str] | None = None) -> RuleRunner:
+    """`identity`: per native target name, more fields for its BUILD entry (identity fields)."""
+    more = {name: f", {fields}" for name, fields in (identity or {}).items()}
     runner = RuleRunner(
         rules=[
             *register.rules(),
@@ -68,9 +86,9 @@ def sbom_rule_runner(*rules) -> RuleRunner:
             "toolchain/BUILD": 'toolchain_image(name="tc", lockfile="tc.lock")\n',
             "native/BUILD": (
                 f'native_library(name="tinya", source=http_source("{TINYA_URL}", len=100, sha256="{TINYA_SHA256}"), '
-                'toolchain="//toolchain:tc", version="1.2.3", license="MIT", license_files=["LICENSE"])\n'
-                'native_library(name="tinyb", source="tinyb.tar.gz", toolchain="//toolchain:tc", dependencies=[":tinya"], '
-                'version="2.0.0", license="BSD-3-Clause AND MIT", license_files=["COPYING"])\n'
+                f'toolchain="//toolchain:tc", version="1.2.3", license="MIT", license_files=["LICENSE"]{more.get("tinya", "")})\n'
+                f'native_library(name="tinyb", source="tinyb.tar.gz", toolchain="//toolchain:tc", dependencies=[":tinya"], '
+                f'version="2.0.0", license="BSD-3-Clause AND MIT", license_files=["COPYING"]{more.get("tinyb", "")})\n'
             ),
             "x86_64.lock": LOCK,
         }

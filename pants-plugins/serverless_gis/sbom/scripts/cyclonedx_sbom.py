@@ -12,9 +12,11 @@ Job (JSON, written by serverless_gis/sbom/rules.py):
   out             where to write the SBOM
   runtime         the runtime's description (a property)
   python_prefix   where distributions sit in the zip (`python/` in a layer, `` in a function)
-  natives         [{address, name, version, license, url, filename, sha256, files}]: native
-                  components; `files` are the paths of its install tree (those in the zip are
-                  listed as its occurrences)
+  natives         [{address, name, version, license, url, filename, sha256, files, patches,
+                  identity}]: native components; `files` are the paths of its install tree (those
+                  in the zip are listed as its occurrences), `patches` the repository's patch
+                  files it applies, `identity` its identity fields (serverless_gis/identity):
+                  {cpe, upstream, debian, debian_patches, repackaged_from, bundled}
   dist_paths      {canonical name: [zip paths]}: the top-level paths each distribution owns
   locked          {canonical name: [{url, sha256}]}: the lockfile's artifacts of each distribution
   built           {canonical name: {filename, sha256}}: wheels built from source for the zip
@@ -36,8 +38,9 @@ from cyclonedx.builder.this import this_component as cyclonedx_lib_component
 from cyclonedx.factory.license import LicenseFactory
 from cyclonedx.model import ExternalReference, ExternalReferenceType, HashAlgorithm, HashType, Property, XsUri
 from cyclonedx.model.bom import Bom
-from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.model.component import Component, ComponentType, Diff, Patch, PatchClassification, Pedigree, Swhid
 from cyclonedx.model.component_evidence import ComponentEvidence, Occurrence
+from cyclonedx.model.issue import IssueClassification, IssueType, IssueTypeSource
 from cyclonedx.output.json import JsonV1Dot6
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
@@ -83,11 +86,88 @@ def occurrences(owner: str, paths: list[str]) -> ComponentEvidence | None:
 # ---------------------------------------------------------------------------------------------
 
 
+CVE = re.compile(r"CVE-\d{4}-\d{4,}", re.IGNORECASE)
+
+
+def cpe23(vendor_product: str, version: str | None) -> str:
+    """A CPE 2.3 formatted string; characters other than alphanumerics, `_`, `.` and `-` are
+    quoted with a backslash (NISTIR 7695 6.2)."""
+    quoted = [re.sub(r"([^A-Za-z0-9._-])", r"\\\1", part) for part in (*vendor_product.split(":"), version or "*")]
+    return "cpe:2.3:a:" + ":".join(quoted) + ":*:*:*:*:*:*:*"
+
+
+def resolved(name: str) -> list[IssueType]:
+    """The CVEs a patch's file name says it fixes (Debian names security patches after them)."""
+    ids = sorted({m.upper() for m in CVE.findall(name)})
+    return [
+        IssueType(
+            type=IssueClassification.SECURITY,
+            id=i,
+            source=IssueTypeSource(name="NVD", url=XsUri(f"https://nvd.nist.gov/vuln/detail/{i}")),
+        )
+        for i in ids
+    ]
+
+
+def pedigree(native: dict, bom_ref: str) -> Pedigree | None:
+    """Where the source deviates from upstream's release: the Debian source package or a third
+    party's repackaging it comes from (ancestors) and the patches applied to it."""
+    identity = native["identity"]
+    ancestors, patches, notes = [], [], []
+    debian = identity["debian"]
+    if debian:
+        ancestors.append(
+            Component(
+                bom_ref=f"{bom_ref}#debian",
+                name=debian["source"],
+                version=debian["version"],
+                purl=PackageURL(
+                    type="deb", namespace="debian", name=debian["source"], version=debian["version"],
+                    qualifiers={"arch": "source", "distro": f"debian-{debian['release']}"},
+                ),
+            )
+        )
+        for name in identity["debian_patches"]:
+            url = f"https://sources.debian.org/src/{debian['source']}/{debian['version']}/debian/patches/{name}/"
+            patches.append(Patch(type=PatchClassification.BACKPORT, diff=Diff(url=XsUri(url)), resolves=resolved(name)))
+        notes.append(
+            f"Debian source package {debian['source']} {debian['version']} (Debian {debian['release']}): the upstream "
+            f"source with Debian's patch series"
+            + ("." if identity["debian_patches"] else " (not listed: the target sets no `debian_patches`).")
+        )
+    if identity["repackaged_from"]:
+        repackaged = PackageURL.from_string(identity["repackaged_from"])
+        ancestors.append(Component(bom_ref=f"{bom_ref}#repackaged", name=repackaged.name, version=repackaged.version, purl=repackaged))
+        notes.append(f"Source taken from a third party's repackaging, {identity['repackaged_from']}, not an upstream release.")
+    for path in native["patches"]:
+        patches.append(Patch(type=PatchClassification.UNOFFICIAL, diff=Diff(url=XsUri(path)), resolves=resolved(path)))
+    if not (ancestors or patches):
+        return None
+    return Pedigree(ancestors=ancestors, patches=patches, notes=" ".join(notes) or None)
+
+
+def bundled_component(native: dict, parent_ref: str, lib: dict) -> Component:
+    return Component(
+        type=ComponentType.LIBRARY,
+        bom_ref=f"{parent_ref}/{lib['name']}",
+        name=lib["name"],
+        version=lib["version"],
+        cpe=cpe23(lib["cpe"], lib["version"]) if lib.get("cpe") else None,
+        licenses=licenses(lib.get("license")),
+        properties=properties(bundled_in=native["address"], path=lib.get("path")),
+    )
+
+
+NO_IDENTITY = {"cpe": None, "upstream": None, "debian": None, "debian_patches": [], "repackaged_from": None, "bundled": []}
+
+
 def native_component(native: dict, in_zip: set[str]) -> Component:
+    native = {"patches": [], **native, "identity": {**NO_IDENTITY, **(native.get("identity") or {})}}
+    identity = native["identity"]
     qualifiers = {"checksum": f"sha256:{native['sha256']}"}
     if native["url"]:
         qualifiers["download_url"] = native["url"]
-    source = (
+    refs = (
         [
             ExternalReference(
                 type=ExternalReferenceType.SOURCE_DISTRIBUTION,
@@ -98,6 +178,11 @@ def native_component(native: dict, in_zip: set[str]) -> Component:
         if native["url"]
         else []
     )
+    upstream = identity["upstream"] or {}
+    if upstream:
+        described = ", ".join(f"{k} {upstream[k]}" for k in ("tag", "commit") if upstream.get(k))
+        refs.append(ExternalReference(type=ExternalReferenceType.VCS, url=XsUri(upstream["repo"]), comment=described or None))
+    debian = identity["debian"] or {}
     bom_ref = f"native:{native['address']}"
     return Component(
         type=ComponentType.LIBRARY,
@@ -105,12 +190,25 @@ def native_component(native: dict, in_zip: set[str]) -> Component:
         name=native["name"],
         version=native["version"],
         purl=PackageURL(type="generic", name=native["name"], version=native["version"], qualifiers=qualifiers),
+        cpe=cpe23(identity["cpe"], native["version"]) if identity["cpe"] else None,
         licenses=licenses(native["license"]),
         # The pinned source the component is built from (no binary of it is downloaded).
         hashes=sha256(native["sha256"]),
-        external_references=source,
+        external_references=refs,
+        swhids=[Swhid(f"swh:1:rev:{upstream['commit']}")] if upstream.get("commit") else None,
+        pedigree=pedigree(native, bom_ref),
+        components=[bundled_component(native, bom_ref, lib) for lib in identity["bundled"]],
         evidence=occurrences(bom_ref, [p for p in native["files"] if p in in_zip]),
-        properties=properties(target=native["address"], source=native["filename"]),
+        # What the advisory gate asks by (serverless_gis/sbom/scripts/osv_advisories.py).
+        properties=properties(
+            target=native["address"],
+            source=native["filename"],
+            upstream_tag=upstream.get("tag"),
+            upstream_commit=upstream.get("commit"),
+            debian_source=debian.get("source"),
+            debian_version=debian.get("version"),
+            debian_ecosystem=f"Debian:{debian['release']}" if debian else None,
+        ),
     )
 
 
@@ -244,6 +342,10 @@ def build(job: dict) -> Bom:
     for component in components:
         bom.components.add(component)
     bom.register_dependency(root, components)
+    for component in components:
+        if component.components:
+            # What a native bundles is part of it: its nested components are its dependencies.
+            bom.register_dependency(component, component.components)
     return bom
 
 
