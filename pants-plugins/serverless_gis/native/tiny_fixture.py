@@ -180,15 +180,15 @@ install: libtinyu.so.1
     "tinyu.c": labelled("tinyu"),
 }
 
-# Installs a library built with the build machine's own compiler: in a cross build, an ELF file for
-# the wrong CPU.
+# Installs a library built with the build machine's own compiler (hardened by hand): in a cross build,
+# an ELF file for the wrong CPU.
 HOST_BUILT = {
     "CMakeLists.txt": """
 cmake_minimum_required(VERSION 3.13)
 project(hostbuilt C)
-add_custom_command(OUTPUT libhost.so COMMAND gcc -shared -fPIC -o libhost.so ${CMAKE_SOURCE_DIR}/host.c DEPENDS host.c)
+add_custom_command(OUTPUT libhost.so COMMAND gcc -O2 -shared -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wl,-z,relro,-z,now -o libhost.so ${CMAKE_SOURCE_DIR}/host.c DEPENDS host.c)
 add_custom_target(host ALL DEPENDS libhost.so)
 install(FILES ${CMAKE_BINARY_DIR}/libhost.so DESTINATION lib)
 """,
-    "host.c": "int host(void) { return 1; }\n",
+    "host.c": "int host(void) { return 1; }\n" + labelled("host"),
 }
