@@ -53,14 +53,14 @@ def read_vector(path):
         return "\n".join([*src.schema["properties"], *(str(v) for f in src for v in f["properties"].values())])
 
 
-def outcome(read, path, secret, ogr_vrt):
+def outcome(read, path, secret, ogr_vrt_on):
     try:
         text = read(path)
     except Exception as e:  # what GDAL says is the result
         message = str(e)
         if "GDAL_VRT_RAWRASTERBAND_ALLOWED_SOURCE" in message:
             return "refused (GDAL_VRT_RAWRASTERBAND_ALLOWED_SOURCE)"
-        if read is read_vector and not ogr_vrt and "Failed to open dataset" in message:
+        if read is read_vector and not ogr_vrt_on and "Failed to open dataset" in message:
             return "refused (GDAL_SKIP=OGR_VRT)"
         return f"error: {type(e).__name__}: {message}"
     # CSV reads /proc/self/environ up to its first NUL: one variable, not necessarily the secret
@@ -89,11 +89,11 @@ def handler(event, context):
         "vector: OGR VRT on /proc/self/environ": (read_vector, ogr_vrt("/proc/self/environ"), SECRET),
         "vector: OGR VRT on the function's code": (read_vector, ogr_vrt(CODE), MARKER),
     }
-    ogr_vrt = ogr_vrt_registered()
-    report = {"ogr_vrt_registered": ogr_vrt}
+    ogr_vrt_on = ogr_vrt_registered()
+    report = {"ogr_vrt_registered": ogr_vrt_on}
     for i, (name, (read, content, secret)) in enumerate(cases.items()):
         path = os.path.join(upload, f"upload{i}.vrt")
         with open(path, "w") as f:
             f.write(content)
-        report[name] = outcome(read, path, secret, ogr_vrt)
+        report[name] = outcome(read, path, secret, ogr_vrt_on)
     return report
