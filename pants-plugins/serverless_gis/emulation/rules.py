@@ -103,7 +103,7 @@ async def run_invoke_test(
         image,
         address,
         (
-            "env", "-i", *model.environment_for(runtime.python_version),
+            "env", "-i", *model.environment_for(runtime.python_version), *model.emulation_environment(runtime.machine),
             *(f"{k}={v}" for k, v in sorted((field_set.environment.value or {}).items())),
             f"{python.prefix}/bin/python3", "-I", f"/work/{step_path('lambda-invoke.py')}",
             manifest["handler"], field_set.event.value,

@@ -73,7 +73,7 @@ async def check_layer_imports(
         image,
         address,
         (
-            "env", "-i", *model.environment_for(runtime.python_version),
+            "env", "-i", *model.environment_for(runtime.python_version), *model.emulation_environment(runtime.machine),
             # Not -I, which leaves the script's directory (import_closure.py) off sys.path.
             f"{bindings.python.prefix}/bin/python3", "-E", "-s", step_path("layer_imports.py"),
             "--layer", f"{model.layer_root}/{python_dir}", "--unpruned", "unpruned",

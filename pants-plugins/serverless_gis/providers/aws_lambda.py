@@ -33,4 +33,6 @@ MODEL = RuntimeModel(
     sandbox_user="993:990",
     read_only_root=True,
     tmpfs="/tmp:rw,exec,size=512m",
+    # arm64 functions run on Graviton2 (Arm Neoverse N1 cores).
+    cpus=(("aarch64", "neoverse-n1"),),
 )
