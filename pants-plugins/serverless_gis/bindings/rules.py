@@ -14,6 +14,7 @@ from pants.engine.target import FieldSet, HydratedSources, HydrateSourcesRequest
 from pants.util.frozendict import FrozenDict
 from pants.util.logging import LogLevel
 from serverless_gis.bindings.target_types import (
+    BindingsHardeningAllowancesField,
     BindingsNativesField,
     BindingsPackagesField,
     BindingsPatchesField,
@@ -66,6 +67,7 @@ class PythonBindingsFieldSet(FieldSet):
     runtime: BindingsRuntimeField
     patches: BindingsPatchesField
     policy: NativePolicyField
+    hardening_allowances: BindingsHardeningAllowancesField
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class BuiltBindings:
     toolchain: ToolchainImage  # where layers holding these wheels are audited
     policy: str
     python: BuiltCPython  # the runtime's interpreter they are built for, which checks the layer's imports
+    hardening_allowances: tuple[str, ...]  # GLOB:PROPERTY over a layer's paths
 
 
 @dataclass(frozen=True)
@@ -259,7 +262,10 @@ async def build_bindings(
         parallel=True,
     )
     wheels = await Get(Digest, RemovePrefix(result.output_digest, "out"))
-    return BuiltBindings(address, wheels, FrozenDict(versions), natives, image, field_set.policy.value, python)
+    return BuiltBindings(
+        address, wheels, FrozenDict(versions), natives, image, field_set.policy.value, python,
+        tuple(sorted(field_set.hardening_allowances.value or {})),
+    )
 
 
 @rule(desc="Resolve python_bindings for a runtime", level=LogLevel.DEBUG)

@@ -14,7 +14,7 @@ from pants.engine.target import (
 )
 from pants.util.strutil import help_text
 from serverless_gis.references import RuntimeReferenceField, TargetReferenceField, TargetReferencesField, Variants
-from serverless_gis.native.target_types import NativePolicyField
+from serverless_gis.native.target_types import NativeHardeningAllowancesField, NativePolicyField
 
 
 class BindingsWheelhouseField(SingleSourceField):
@@ -111,6 +111,17 @@ class BindingsPatchesField(MultipleSourcesField):
     )
 
 
+class BindingsHardeningAllowancesField(NativeHardeningAllowancesField):
+    help = help_text(
+        """
+        Reasoned exceptions to the hardening audit of the layers holding these wheels:
+        `{"GLOB:PROPERTY": "why"}`, GLOB over the layer's paths (e.g. `python/pyproj/*`), as a
+        `native_library`'s `hardening_allowances`. `fortify` is judged per package: one whose
+        fortifiable calls all take run-time sizes shows no `__*_chk` even when built with it.
+        """
+    )
+
+
 class BindingsDependenciesField(Dependencies):
     help = "Extra dependencies. The targets named by `natives`, `python` and `runtime` are dependencies already."
 
@@ -127,6 +138,7 @@ class PythonBindingsTarget(Target):
         BindingsRuntimeField,
         BindingsPatchesField,
         NativePolicyField,
+        BindingsHardeningAllowancesField,
         BindingsDependenciesField,
     )
 

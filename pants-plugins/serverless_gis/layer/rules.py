@@ -10,7 +10,7 @@ from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.backend.python.util_rules.pex_requirements import PexRequirements, Resolve
 from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, PexVenvRequest
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
-from pants.engine.addresses import Address
+from pants.engine.addresses import Address, Addresses
 from pants.engine.fs import Digest, MergeDigests
 from pants.engine.rules import Get, MultiGet, collect_rules, rule
 from pants.engine.target import Targets
@@ -46,6 +46,7 @@ from serverless_gis.native.closure import NativeClosureTargets, NativeClosureTar
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
+from serverless_gis.native.target_types import NativeHardeningAllowancesField
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest, closure
 from serverless_gis.references import ReferencedTargets, ReferencesRequest
 from serverless_gis.runtime.rules import RuntimeRequest, ServerlessRuntime
@@ -137,6 +138,14 @@ async def shipped_native_targets(field_set: ServerlessLayerFieldSet, runtime: Ad
         NativeClosureTargets, NativeClosureTargetsRequest(Targets(t for r in roots for t in r.targets))
     )
     return closure_.shipped
+
+
+async def hardening_allowances(shipped: tuple[Address, ...], bindings: tuple[BuiltBindings, ...]) -> tuple[str, ...]:
+    """The reasoned exceptions to the hardening audit (GLOB:PROPERTY) of the shipped natives and
+    the bindings."""
+    targets = await Get(Targets, Addresses(shipped))
+    natives = {key for t in targets for key in (t.get(NativeHardeningAllowancesField).value or {})}
+    return tuple(sorted(natives.union(*(b.hardening_allowances for b in bindings))))
 
 
 async def lock_requirements(requirements: tuple[str, ...], resolve: str, built: set[str]) -> tuple[str, ...]:
@@ -244,10 +253,14 @@ async def build_layer(
     check_shared_files(address, stack, own=artifact)
     if bindings:
         # Built wheels: check every ELF as Lambda will load it from /opt (its lib/ on the library
-        # path): every DT_NEEDED resolves, no symbol over the policy's ceilings. Not yet `--hardening`:
-        # the arm64 extension modules import no __*_chk (x86_64's pass; cause not found yet).
+        # path): every DT_NEEDED resolves, no symbol over the policy's ceilings; and each one hardened.
         toolchain, policy = bindings[0].toolchain, bindings[0].policy
         unzipped = await unzip_into(artifact.digest, artifact.path, "layer")
+        audit_inputs = await Get(Digest, MergeDigests([
+            unzipped,
+            await Get(Digest, PathGlobs([policy])),
+            await step_scripts("elf_policy.py", "layer_hardening.py"),
+        ]))
         await run_in_image(
             native_build,
             toolchain,
@@ -256,12 +269,17 @@ async def build_layer(
                 "python3", step_path("elf_policy.py"), "audit", "--tree", "layer", "--policy", policy,
                 "--lib-dir", "layer/lib", "--machine", runtime.machine,
             ),
-            await Get(Digest, MergeDigests([
-                unzipped,
-                await Get(Digest, PathGlobs([policy])),
-                await step_scripts("elf_policy.py"),
-            ])),
+            audit_inputs,
             description=f"Audit the ELF files of {address}",
+        )
+        allowances = await hardening_allowances(shipped, bindings)
+        await run_in_image(
+            native_build,
+            toolchain,
+            address,
+            ("python3", step_path("layer_hardening.py"), "--tree", "layer", *(f"--allow={a}" for a in allowances)),
+            audit_inputs,
+            description=f"Audit the hardening of {address}",
         )
         # Bindings come with the runtime's interpreter, which can import what the layer ships.
         await check_layer_imports(native_build, address, runtime, artifact, unzipped, bindings[0])
