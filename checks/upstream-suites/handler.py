@@ -1,8 +1,10 @@
 """Run a binding's own test suite, from its pinned sdist, against the layer at /opt, inside the
 runtime emulation (network off, /opt read-only, Lambda's sys.path and environment).
 
-Event: {"project": "shapely"} runs that project's suite as `SUITES` describes it; an optional
-"select" (test paths or ids) runs part of it, "args" adds pytest options (e.g. `--tb=long`). The result lists every test outcome that
+Event: {"project": "shapely"} runs that project's suite as `SUITES` describes it;
+"modules": "compiled" runs only its modules that exercise compiled code where the CPU matters (what
+an emulated CPU is for: the rest is the same Python on every CPU); an optional "select" (test
+paths or ids) runs part of it, "args" adds pytest options (e.g. `--tb=long`). The result lists every test outcome that
 differs from `expected/<project>.txt` (one `<test id>  # <reason>` per line: the tests that fail
 here and why; a line starting `[aarch64] ` or `[x86_64] ` holds on that CPU only), so an empty
 result is a pass:
@@ -31,14 +33,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # from it, below its top directory}: the pinned sdist the layer's wheel is built from, plus test data
 # the sdist leaves out; `!pattern` leaves files out), `package` (the tests live inside this package,
 # whose `tests/` the layer prunes: they are joined to the layer's package, see `join_tests`), `run`
-# (pytest's paths), `args` (the suite's own pytest options; network tests deselected, the
-# network is off here) and `ignore` (paths not collected, each with its reason). The tests never import the sdist's sources: only the layer's.
+# (pytest's paths), `compiled` (the paths "modules": "compiled" runs), `args` (the suite's own
+# pytest options; network tests deselected, the network is off here) and `ignore` (paths not
+# collected, each with its reason). The tests never import the sdist's sources: only the layer's.
 SUITES = {
     "shapely": {
         "version": "2.1.2",
         "package": "shapely",
         "unpack": {"shapely-2.1.2.tar.gz": ["shapely/tests/*", "shapely/__init__.py"]},
         "run": ["shapely/tests"],
+        # Every module calls GEOS, PROJ or GDAL through the extension modules.
+        "compiled": ["shapely/tests"],
         # setup.cfg's [tool:pytest] (not unpacked: it configures doctests of the sources); the
         # package's conftest, from the layer.
         "args": ["-o", "xfail_strict=true", "-p", "shapely.conftest"],
@@ -47,6 +52,8 @@ SUITES = {
         "version": "3.7.2",
         "unpack": {"pyproj-3.7.2.tar.gz": ["test/*", "pytest.ini"]},
         "run": ["test"],
+        # Every module calls GEOS, PROJ or GDAL through the extension modules.
+        "compiled": ["test"],
         # `grid` tests need PROJ grids, which PROJ downloads when asked (network).
         "args": ["-m", "not network and not grid"],
     },
@@ -59,6 +66,8 @@ SUITES = {
             "rasterio_1.4.3.orig.tar.gz": ["tests/data/*"],
         },
         "run": ["tests"],
+        # Every module calls GEOS, PROJ or GDAL through the extension modules.
+        "compiled": ["tests"],
         # `gdalbin` runs GDAL's programs, which layers do not ship; `wheel` checks PyPI wheels.
         "args": ["-m", "not network and not gdalbin and not wheel"],
         "env": {"AWS_EC2_METADATA_DISABLED": "true"},
@@ -67,6 +76,8 @@ SUITES = {
         "version": "1.10.1",
         "unpack": {"fiona-1.10.1.tar.gz": ["tests/*"]},
         "run": ["tests"],
+        # Every module calls GEOS, PROJ or GDAL through the extension modules.
+        "compiled": ["tests"],
         # test_opener_fsspec_zip_http_fs downloads from github.com without a `network` mark.
         "args": [
             "-m", "not network and not wheel",
@@ -85,6 +96,16 @@ SUITES = {
             ],
         },
         "run": ["numpy"],
+        "compiled": [
+            # SIMD dispatch and the loops it selects (float16 in hardware on arm64)
+            *(f"numpy/_core/tests/{m}.py" for m in (
+                "test_cpu_features", "test_cpu_dispatcher", "test_umath", "test_umath_accuracy",
+                "test_umath_complex", "test_ufunc", "test_einsum", "test_scalarmath", "test_half",
+                "test_casting_unittests",
+            )),
+            # OpenBLAS' kernels for the CPU, pocketfft, the bit generators' reference streams
+            "numpy/linalg/tests", "numpy/fft/tests", "numpy/random/tests/test_direct.py",
+        ],
         # What numpy.test() and cibuildwheel run, with the package's conftest from the layer.
         "args": ["-m", "not slow", "-p", "numpy.conftest"],
         # f2py's tests compile Fortran and C with meson and a compiler, which Lambda does not have.
@@ -197,7 +218,7 @@ def handler(event, context):
     # Some tests start Python in a subprocess: it must find the same packages (pytest, the layer).
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     os.environ.update(suite.get("env", {}))
-    paths = event.get("select") or suite["run"]
+    paths = event.get("select") or suite["compiled" if event.get("modules") == "compiled" else "run"]
     if suite.get("package"):
         # `python -c` in a subprocess puts its working directory first on sys.path: it must not hold
         # the unpacked package directory.
