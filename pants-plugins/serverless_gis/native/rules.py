@@ -11,6 +11,7 @@ from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, Package
 from pants.core.target_types import http_source
 from pants.engine.addresses import Address
 from pants.engine.fs import (
+    EMPTY_DIGEST,
     AddPrefix,
     CreateDigest,
     Digest,
@@ -36,8 +37,10 @@ from pants.engine.target import (
 from pants.engine.unions import UnionRule
 from pants.util.logging import LogLevel
 from serverless_gis.artifact import mib
-from serverless_gis.native import closure
+from serverless_gis.native import closure, debian_series
+from serverless_gis.identity.target_types import NativeDebianPatchesField
 from serverless_gis.native.closure import LinkedLibraries, LinkedLibrariesRequest
+from serverless_gis.native.debian_series import DebianSeries, DebianSeriesRequest
 from serverless_gis.native.step_scripts import step_path, step_scripts
 from serverless_gis.native.subsystem import NativeBuildSubsystem
 from serverless_gis.references import FieldReference, target_of_type
@@ -47,6 +50,7 @@ from serverless_gis.native.target_types import (
     NativeCMakeOptionsField,
     NativeConfigureCommandField,
     NativeConfigureOptionsField,
+    NativeDebianSourceField,
     NativeDependenciesField,
     NativeExpectedOutputsField,
     NativeHardeningAllowancesField,
@@ -277,6 +281,22 @@ async def download_pinned(request: PinnedDownload) -> PinnedFile:
     return PinnedFile(await place_file(downloaded, request.path))
 
 
+@dataclass(frozen=True)
+class NativeDebianSeriesRequest:
+    field: NativeDebianSourceField
+    declared: tuple[str, ...]
+
+
+@rule(desc="Fetch a native library's Debian patch series", level=LogLevel.DEBUG)
+async def fetch_debian_series(request: NativeDebianSeriesRequest) -> DebianSeries:
+    if request.field.value is None:
+        return DebianSeries(EMPTY_DIGEST, ())
+    archive = await Get(NativeSource, NativeSourceRequest(request.field))
+    return await Get(
+        DebianSeries, DebianSeriesRequest(request.field.address, archive.digest, os.path.basename(archive.path), tuple(request.declared))
+    )
+
+
 @rule(desc="Fetch a native library's source", level=LogLevel.DEBUG)
 async def fetch_native_source(request: NativeSourceRequest) -> NativeSource:
     field = request.field
@@ -310,6 +330,7 @@ class NativeLibraryFieldSet(PackageFieldSet):
     toolchain: NativeToolchainField
     cmake_options: NativeCMakeOptionsField
     patches: NativePatchesField
+    debian_source: NativeDebianSourceField
     dependencies: NativeDependenciesField
     policy: NativePolicyField
     smoke_source: NativeSmokeSourceField
@@ -398,9 +419,10 @@ async def build_native_library(
     closure = await Get(NativeClosure, NativeClosureRequest(direct))
     closure_items = closure.libraries
 
-    image, source = await MultiGet(
+    image, source, series = await MultiGet(
         Get(ToolchainImage, ToolchainImageRequest, ToolchainImageRequest.of(field_set.toolchain)),
         Get(NativeSource, NativeSourceRequest(field_set.source)),
+        Get(DebianSeries, NativeDebianSeriesRequest(field_set.debian_source, tgt.target.get(NativeDebianPatchesField).value or ())),
     )
     patch_paths = [os.path.normpath(os.path.join(address.spec_path, p)) for p in field_set.patches.value or ()]
     build_files = {dest: os.path.normpath(os.path.join(address.spec_path, f)) for dest, f in (field_set.build_files.value or {}).items()}
@@ -411,7 +433,7 @@ async def build_native_library(
         Get(Digest, PathGlobs([policy_path], glob_match_error_behavior=_ERROR, description_of_origin=f"the `policy` of {address}")),
     )
     dep_digests = await MultiGet(Get(Digest, AddPrefix(tree, dep_dir(a))) for a, tree in closure_items)
-    input_digest = await Get(Digest, MergeDigests([source.digest, patches, build_file_digest, policy, *dep_digests]))
+    input_digest = await Get(Digest, MergeDigests([source.digest, series.digest, patches, build_file_digest, policy, *dep_digests]))
 
     command = (
         "python3", step_path("native_build.py"), "build",
@@ -426,7 +448,8 @@ async def build_native_library(
         "--jobs", JOBS,
         "--ccache",
         *(f"--build-file={dest}={path}" for dest, path in sorted(build_files.items())),
-        *(arg for p in patch_paths for arg in ("--patch", p)),
+        # Debian's series first: a target's own patches go on top of the package as Debian ships it.
+        *(arg for p in (*series.paths, *patch_paths) for arg in ("--patch", p)),
         *(arg for a, _ in closure_items for arg in ("--dep", dep_dir(a))),
         *(f"--option={o}" for o in build_system_options(field_set, image.arch)),
         *(("--configure-command", field_set.configure_command.value) if field_set.configure_command.value else ()),
@@ -541,4 +564,4 @@ async def package_native_library(field_set: NativeLibraryFieldSet) -> BuiltPacka
 
 
 def rules():
-    return (*collect_rules(), *closure.rules(), UnionRule(PackageFieldSet, NativeLibraryFieldSet))
+    return (*collect_rules(), *closure.rules(), *debian_series.rules(), UnionRule(PackageFieldSet, NativeLibraryFieldSet))

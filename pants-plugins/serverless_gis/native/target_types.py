@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+import os
 import re
 from typing import Optional
 
-from pants.core.target_types import AssetSourceField
+from pants.core.target_types import AssetSourceField, http_source
 from pants.engine.addresses import Address
 from pants.engine.target import (
     COMMON_TARGET_FIELDS,
@@ -21,6 +23,8 @@ from pants.engine.target import (
     Target,
 )
 from pants.util.strutil import help_text
+from serverless_gis.identity.source_policy import NativeSourcePolicyField, source_policy_error
+from serverless_gis.identity.target_types import NativeDebianField, NativeUpstreamField
 from serverless_gis.licenses.target_types import spdx_expression_error
 from serverless_gis.references import ArchField, TargetReferenceField
 from serverless_gis.runtime.target_types import VersionField
@@ -140,6 +144,18 @@ class NativeSourceField(AssetSourceField):
         """
         The source archive: `http_source(url, len=..., sha256=...)` for a pinned download, or a
         local archive path relative to this BUILD file.
+        """
+    )
+
+
+class NativeDebianSourceField(NativeSourceField):
+    alias = "debian_source"
+    required = False
+    help = help_text(
+        """
+        The Debian source package's `.debian.tar.*` (`http_source(url, len=..., sha256=...)`, pinned
+        from the signed `Sources` index): its `debian/patches/series` is applied, in order, before
+        `patches`. It must list the same patches as `debian_patches` (what the SBOM records).
         """
     )
 
@@ -480,6 +496,8 @@ class NativeLibraryTarget(Target):
         NativeToolchainField,
         NativeCMakeOptionsField,
         NativePatchesField,
+        NativeDebianSourceField,
+        NativeSourcePolicyField,
         NativeDependenciesField,
         NativePolicyField,
         NativeSmokeSourceField,
@@ -503,6 +521,24 @@ class NativeLibraryTarget(Target):
 
     def validate(self) -> None:
         validate_build_system(self)
+        debian_source = self[NativeDebianSourceField].value
+        if debian_source is not None and not self.get(NativeDebianField).value:
+            raise InvalidTargetException(
+                f"{self.address}: `debian_source` without `debian`. Fix: name the source package it belongs to in `debian`."
+            )
+        error = source_policy_error(
+            self.address,
+            self[NativeSourcePolicyField].value,
+            version=self[NativeVersionField].value,
+            downloaded=isinstance(self[NativeSourceField].value, http_source),
+            runtime_provided=self[NativeRuntimeProvidedField].value,
+            debian=self.get(NativeDebianField).value,
+            debian_source_name=None if debian_source is None else os.path.basename(debian_source.filename or debian_source.url if isinstance(debian_source, http_source) else debian_source),
+            upstream=self.get(NativeUpstreamField).value,
+            today=datetime.date.today(),
+        )
+        if error:
+            raise InvalidTargetException(error)
         if bool(self[NativeLicenseField].value) != bool(self[NativeLicenseFilesField].value):
             given, missing = (
                 ("license", "license_files") if self[NativeLicenseField].value else ("license_files", "license")
