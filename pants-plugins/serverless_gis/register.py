@@ -13,6 +13,7 @@ from serverless_gis.identity import rules as identity_rules
 from serverless_gis.layer import rules as layer_rules
 from serverless_gis.layer.target_types import ServerlessLayerTarget
 from serverless_gis.licenses import rules as licenses_rules
+from serverless_gis.licenses import source_bundle
 from serverless_gis.native import cpython as native_cpython
 from serverless_gis.native import rules as native_rules
 from serverless_gis.native.target_types import CPythonBuildTarget, NativeLibraryTarget, ToolchainImageTarget
@@ -40,6 +41,7 @@ def rules():
         *emulation_rules.rules(),
         *publish_rules.rules(),
         *licenses_rules.rules(),
+        *source_bundle.rules(),
         *sbom_rules.rules(),
         *identity_rules.rules(),
         *advisories_rules.rules(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -81,10 +82,25 @@ def test_gpl_component_fails_the_layer_unless_it_opts_in(repo: FixtureRepo) -> N
         assert "native/tinyb:tinyb: GPL-2.0-or-later (not allowed: GPL-2.0-or-later)" in failed.output
         assert 'allowed_licenses=["GPL-2.0-or-later"]' in failed.output
 
+        bundle = repo.root / "dist/layers/geo/geo-x86_64.sources.tar"
+        assert not bundle.exists()  # the permissive layer (the module's first build) has none
         layer.write_text(layer_build.replace('natives=["//native/tinyb"]', 'natives=["//native/tinyb"], allowed_licenses=["GPL-2.0-or-later"]'))
         repo.pants("package", "layers/geo:")
         [tinyb] = [c for c in read(repo, GEO_SBOM)["components"] if c["name"] == "tinyb"]
         assert tinyb["licenses"] == [{"license": {"id": "GPL-2.0-or-later"}}]
+        # The copyleft component's corresponding source, beside the zip; the SBOM and the layer's
+        # notice point at it by name and sha256.
+        digest = hashlib.sha256(bundle.read_bytes()).hexdigest()
+        with tarfile.open(bundle) as tar:
+            names = tar.getnames()
+            assert tar.extractfile("repo/native/tinyb/tinyb.tar.gz").read() == (repo.root / "native/tinyb/tinyb.tar.gz").read_bytes()
+        assert "repo/native/tinyb/BUILD" in names and "build-scripts/__steps/native_build.py" in names
+        assert not any("tinya" in n for n in names)  # MIT: not bundled
+        assert {"type": "source-distribution", "url": "geo-x86_64.sources.tar", "hashes": [{"alg": "SHA-256", "content": digest}],
+                "comment": "corresponding source distributed with this zip: sources, patches, build recipe and scripts"} in tinyb["externalReferences"]
+        with zipfile.ZipFile(repo.root / "dist/layers/geo/geo-x86_64.zip") as z:
+            notice = z.read("share/licenses/SOURCES-geo.txt").decode()
+        assert "tinyb" in notice and f"geo-x86_64.sources.tar, sha256 {digest}" in notice
     finally:
         native.write_text(native_build)
         layer.write_text(layer_build)

@@ -42,6 +42,7 @@ from serverless_gis.layer.target_types import (
     LayerSizeBudgetMbField,
 )
 from serverless_gis.licenses.rules import LicenseGate, LicenseGateRequest
+from serverless_gis.licenses.source_bundle import SourceBundle, SourceBundleRequest
 from serverless_gis.native.closure import NativeClosureTargets, NativeClosureTargetsRequest
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
@@ -92,6 +93,8 @@ class BuiltLayer:
     natives: tuple[tuple[Address, Digest], ...] = ()
     # Wheels built from source that replaced the lockfile's distributions.
     wheels: Digest | None = None
+    # The corresponding source of its copyleft natives (`path` None if it ships none).
+    source_bundle: SourceBundle | None = None
 
 
 def layer_sbom_request(layer: BuiltLayer) -> SbomRequest:
@@ -104,6 +107,7 @@ def layer_sbom_request(layer: BuiltLayer) -> SbomRequest:
         python_prefix=f"{layer.runtime.model.layer_python_dir}/",
         natives=layer.natives,
         wheels=layer.wheels,
+        source_bundle=layer.source_bundle if layer.source_bundle and layer.source_bundle.path else None,
     )
 
 
@@ -190,6 +194,7 @@ async def build_layer(
     provided = provided_distributions(address, stack)
     check_shared_files(address, stack)
     natives = await layer_natives(shipped, field_set.natives, bindings, runtime.address)
+    source_bundle = await Get(SourceBundle, SourceBundleRequest(address, layer_output_path(address, runtime), shipped))
     wheels = await Get(Digest, MergeDigests(b.wheels for b in bindings)) if bindings else None
     built = {name for b in bindings for name in b.projects}
     requirements = await lock_requirements(tuple(field_set.requirements.value or ()), resolve, built)
@@ -237,7 +242,7 @@ async def build_layer(
             output_path=layer_output_path(address, runtime),
             interpreter_constraint=runtime.interpreter_constraint,
             description=f"Zip layer {address}",
-            native_tree=await Get(Digest, MergeDigests(tree for _, tree in natives)) if natives else None,
+            native_tree=await Get(Digest, MergeDigests([*(tree for _, tree in natives), source_bundle.notice])) if natives else None,
             native_prune=field_set.prune.native_patterns(),
             wheels=wheels,
             keep_pruned=bool(bindings),
@@ -302,6 +307,7 @@ async def build_layer(
         stack=stack,
         natives=natives,
         wheels=wheels,
+        source_bundle=source_bundle,
     )
 
 
@@ -310,8 +316,9 @@ async def package_layer(field_set: ServerlessLayerFieldSet) -> BuiltPackage:
     layer = await Get(BuiltLayer, ServerlessLayerFieldSet, field_set)
     artifact = layer.artifact
     sbom = await Get(Sbom, SbomRequest, layer_sbom_request(layer))
+    bundle = layer.source_bundle
     return BuiltPackage(
-        digest=await Get(Digest, MergeDigests([artifact.digest, sbom.digest])),
+        digest=await Get(Digest, MergeDigests([artifact.digest, sbom.digest, *([bundle.digest] if bundle and bundle.path else [])])),
         artifacts=(
             BuiltPackageArtifact(
                 artifact.path,
@@ -336,6 +343,11 @@ async def package_layer(field_set: ServerlessLayerFieldSet) -> BuiltPackage:
                 ),
             ),
             BuiltPackageArtifact(sbom.path),
+            *(
+                [BuiltPackageArtifact(bundle.path, extra_log_lines=(f"    Corresponding source of: {', '.join(str(a) for a in bundle.components)}",))]
+                if bundle and bundle.path
+                else []
+            ),
         ),
     )
 

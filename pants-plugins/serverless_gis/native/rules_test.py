@@ -18,6 +18,9 @@ from serverless_gis.native.cpython import BuiltCPython, CPythonBuildFieldSet
 from serverless_gis.native.rules import BuiltNativeLibrary, NativeLibraryFieldSet
 from serverless_gis.native.tiny_fixture import (
     BUNDLED,
+    DEBIAN_PATCHES,
+    DEBIAN_SERIES,
+    OWN_PATCH,
     HOST_BUILT,
     NETWORK,
     SMOKE,
@@ -27,6 +30,7 @@ from serverless_gis.native.tiny_fixture import (
     TINYD_CMAKE,
     TOOLCHAIN_LINKED,
     UNHARDENED,
+    debian_tarball,
     recipe_files,
     tarball,
 )
@@ -112,6 +116,12 @@ def rule_runner() -> RuleRunner:
                 'build_system="make", hardening_allowances={'
                 + ", ".join(f'"lib/libtinyu.so.*:{p}": "a fixture that bypasses CC on purpose"' for p in ("bind-now", "stack-protector", "fortify"))
                 + "})\n"
+                + 'native_library(name="tinya-debian", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], debian={"source": "tinya", "version": "1.0-1", "release": "13"}, '
+                'debian_source="tinya_1.0-1.debian.tar.xz", debian_patches=["01-debian.patch", "02-security.patch"], patches=["own.patch"])\n'
+                + 'native_library(name="tinya-debian-misrecorded", source="tinya.tar.gz", toolchain="//native/toolchain:bullseye-x86_64", '
+                'cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], debian={"source": "tinya", "version": "1.0-1", "release": "13"}, '
+                'debian_source="tinya_1.0-1.debian.tar.xz", debian_patches=["01-debian.patch"])\n'
                 + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
                 '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
             ),
@@ -122,6 +132,8 @@ def rule_runner() -> RuleRunner:
         if name in ("tinya", "tinyb", "tinyc"):
             Path(runner.build_root, f"arch/{name}.tar.gz").write_bytes(tarball(files))
     Path(runner.build_root, "arch/hostbuilt.tar.gz").write_bytes(tarball(HOST_BUILT))
+    Path(runner.build_root, "lib/tinya_1.0-1.debian.tar.xz").write_bytes(debian_tarball(DEBIAN_PATCHES, DEBIAN_SERIES))
+    Path(runner.build_root, "lib/own.patch").write_text(OWN_PATCH)
     return runner
 
 
@@ -252,6 +264,21 @@ def test_a_library_built_without_the_hardening_flags_fails_naming_the_file(rule_
     assert "libtinyu.so.1: not hardened: no PT_GNU_RELRO" not in message
     # each allowance excuses exactly its file and property, with its reason on record
     build(rule_runner, "tinyu-allowed")
+
+
+def test_debian_series_is_applied_before_the_targets_own_patches(rule_runner: RuleRunner) -> None:
+    built = build(rule_runner, "tinya-debian")
+    root = Path(rule_runner.build_root)
+    materialize(rule_runner, built, root / "out/debian")
+    assert (root / "out/debian/share/tinya/tinya.txt").read_text() == "debian+security+own\n"
+
+
+def test_a_series_the_target_records_differently_fails_naming_both(rule_runner: RuleRunner) -> None:
+    with pytest.raises(ExecutionError) as exc:
+        build(rule_runner, "tinya-debian-misrecorded")
+    message = str(exc.value)
+    assert "lib:tinya-debian-misrecorded: `debian_patches` does not match tinya_1.0-1.debian.tar.xz's debian/patches/series" in message
+    assert "declared: ['01-debian.patch']" in message and "series:   ['01-debian.patch', '02-security.patch']" in message
 
 
 def test_missing_license_file_fails_naming_it(rule_runner: RuleRunner) -> None:

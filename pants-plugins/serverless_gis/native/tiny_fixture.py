@@ -31,6 +31,31 @@ def tarball(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def debian_tarball(patches: dict[str, str], series: str) -> bytes:
+    """A Debian source package's `.debian.tar.xz`: changelog, patches and their series."""
+    files = {"debian/changelog": "tinya (1.0-1) trixie; urgency=medium\n", "debian/patches/series": series}
+    files.update({f"debian/patches/{name}": text for name, text in patches.items()})
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:xz") as tar:
+        for name, content in sorted(files.items()):
+            data = content.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 0
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def data_patch(old: str, new: str) -> str:
+    """A `patch -p1` diff of tinya's installed data file."""
+    return f"--- a/tinya.txt\n+++ b/tinya.txt\n@@ -1 +1 @@\n-{old}\n+{new}\n"
+
+
+# Debian's series changes tinya.txt; the target's own patch goes on top of it.
+DEBIAN_PATCHES = {"01-debian.patch": data_patch("data", "debian"), "02-security.patch": data_patch("debian", "debian+security")}
+DEBIAN_SERIES = "# Debian's patches\n01-debian.patch\n02-security.patch -p1\n"
+OWN_PATCH = data_patch("debian+security", "debian+security+own")
+
+
 def labelled(name: str) -> str:
     """A function with a stack buffer and a fortifiable call, as every real library has: with the
     hardening flags its library imports __stack_chk_fail and __memcpy_chk."""

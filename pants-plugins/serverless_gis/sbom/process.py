@@ -13,7 +13,7 @@ from pants.util.logging import LogLevel
 from serverless_gis.resources import package_resources_digest
 from serverless_gis.sbom.subsystem import SbomTool
 
-SCRIPTS = ("serverless_sbom.py", "cyclonedx_sbom.py", "license_gate.py", "osv_advisories.py")
+SCRIPTS = ("serverless_sbom.py", "cyclonedx_sbom.py", "license_gate.py", "osv_advisories.py", "source_bundle.py")
 
 
 @dataclass(frozen=True)

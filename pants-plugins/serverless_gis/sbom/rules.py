@@ -30,7 +30,14 @@ from pants.util.logging import LogLevel
 from serverless_gis.artifact import ZipArtifact, zip_stem
 from serverless_gis.native.rules import NativeSource, NativeSourceRequest
 from serverless_gis.identity.target_types import identity_of
-from serverless_gis.native.target_types import NativeLicenseField, NativePatchesField, NativeSourceField, NativeVersionField
+from serverless_gis.licenses.source_bundle import SourceBundle
+from serverless_gis.native.target_types import (
+    NativeDebianSourceField,
+    NativeLicenseField,
+    NativePatchesField,
+    NativeSourceField,
+    NativeVersionField,
+)
 from serverless_gis.python_lock import LockedResolve, LockedResolveRequest
 from serverless_gis.sbom import process
 from serverless_gis.sbom.process import SbomToolRequest
@@ -66,6 +73,7 @@ class SbomRequest:
     natives: tuple[tuple[Address, Digest], ...] = ()  # native_library -> its install tree
     wheels: Digest | None = None  # wheels built from source, installed over the lockfile's
     layers: tuple[Sbom, ...] = ()  # a function's layers, in mount order
+    source_bundle: SourceBundle | None = None  # the corresponding source of its copyleft natives
 
 
 # ---------------------------------------------------------------------------------------------
@@ -86,6 +94,14 @@ class NativeComponents:
 async def file_sha256(digest: Digest) -> str:
     entries = await Get(DigestEntries, Digest, digest)
     return next(e for e in entries if isinstance(e, FileEntry)).file_digest.fingerprint
+
+
+def debian_source_of(tgt) -> dict | None:
+    """The Debian packaging whose patch series the build applied: where it came from and its sha256."""
+    value = tgt[NativeDebianSourceField].value
+    if not isinstance(value, http_source):
+        return None
+    return {"url": value.url, "sha256": value.sha256}
 
 
 @rule(desc="Describe native components", level=LogLevel.DEBUG)
@@ -114,6 +130,7 @@ async def native_components(request: NativeComponentsRequest) -> NativeComponent
                 # Paths from the build root: the SBOM's pedigree names the repository's patch files.
                 "patches": [os.path.join(tgt.address.spec_path, p) for p in tgt[NativePatchesField].value or ()],
                 "identity": identity_of(tgt),
+                "debian_source": debian_source_of(tgt),
             }
         )
     return NativeComponents(json.dumps(sorted(described, key=lambda d: d["address"])))
@@ -162,6 +179,15 @@ async def write_sbom(request: SbomRequest) -> Sbom:
             if k in shipped
         },
         "built": await built_wheels(request.wheels),
+        "source_bundle": (
+            {
+                "file": os.path.basename(request.source_bundle.path),
+                "sha256": request.source_bundle.sha256,
+                "components": [str(a) for a in request.source_bundle.components],
+            }
+            if request.source_bundle
+            else None
+        ),
         "layers": [
             {
                 "target": str(s.owner),

@@ -25,6 +25,8 @@ TINYB = Address("native", target_name="tinyb")
 LAYER = Address("layers", target_name="geo")
 TINYA_URL = "http://deb.debian.org/debian/pool/main/t/tinya/tinya_1.2.3.orig.tar.gz"
 TINYA_SHA256 = "1" * 64
+# tinya is downloaded, so the source policy applies (serverless_gis/identity/source_policy.py)
+TINYA_SOURCE_POLICY = 'source_policy={"policy": "exception", "reason": "a test fixture", "wanted": "nothing", "expires": "2099-12-31"}'
 TINYB_ARCHIVE = b"tinyb 2.0.0 source"
 SIX_URL = "https://files.pythonhosted.org/packages/b7/ce/six-1.17.0-py2.py3-none-any.whl"
 SIX_SHA256 = "4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274"
@@ -86,7 +88,7 @@ def sbom_rule_runner(*rules, identity: dict[str, str] | None = None) -> RuleRunn
             "toolchain/BUILD": 'toolchain_image(name="tc", lockfile="tc.lock")\n',
             "native/BUILD": (
                 f'native_library(name="tinya", source=http_source("{TINYA_URL}", len=100, sha256="{TINYA_SHA256}"), '
-                f'toolchain="//toolchain:tc", version="1.2.3", license="MIT", license_files=["LICENSE"]{more.get("tinya", "")})\n'
+                f'toolchain="//toolchain:tc", version="1.2.3", license="MIT", license_files=["LICENSE"], {TINYA_SOURCE_POLICY}{more.get("tinya", "")})\n'
                 f'native_library(name="tinyb", source="tinyb.tar.gz", toolchain="//toolchain:tc", dependencies=[":tinya"], '
                 f'version="2.0.0", license="BSD-3-Clause AND MIT", license_files=["COPYING"]{more.get("tinyb", "")})\n'
             ),

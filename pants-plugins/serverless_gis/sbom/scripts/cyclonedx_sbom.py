@@ -161,8 +161,8 @@ def bundled_component(native: dict, parent_ref: str, lib: dict) -> Component:
 NO_IDENTITY = {"cpe": None, "upstream": None, "debian": None, "debian_patches": [], "repackaged_from": None, "bundled": []}
 
 
-def native_component(native: dict, in_zip: set[str]) -> Component:
-    native = {"patches": [], **native, "identity": {**NO_IDENTITY, **(native.get("identity") or {})}}
+def native_component(native: dict, in_zip: set[str], bundle: dict | None = None) -> Component:
+    native = {"patches": [], "debian_source": None, **native, "identity": {**NO_IDENTITY, **(native.get("identity") or {})}}
     identity = native["identity"]
     qualifiers = {"checksum": f"sha256:{native['sha256']}"}
     if native["url"]:
@@ -178,6 +178,25 @@ def native_component(native: dict, in_zip: set[str]) -> Component:
         if native["url"]
         else []
     )
+    if native["debian_source"]:
+        refs.append(
+            ExternalReference(
+                type=ExternalReferenceType.SOURCE_DISTRIBUTION,
+                url=XsUri(native["debian_source"]["url"]),
+                hashes=sha256(native["debian_source"]["sha256"]),
+                comment="Debian's packaging: its patch series was applied before the build",
+            )
+        )
+    if bundle and native["address"] in bundle["components"]:
+        # Relative to the SBOM: the tar beside the zip (licences/source_bundle.py).
+        refs.append(
+            ExternalReference(
+                type=ExternalReferenceType.SOURCE_DISTRIBUTION,
+                url=XsUri(bundle["file"]),
+                hashes=sha256(bundle["sha256"]),
+                comment="corresponding source distributed with this zip: sources, patches, build recipe and scripts",
+            )
+        )
     upstream = identity["upstream"] or {}
     if upstream:
         described = ", ".join(f"{k} {upstream[k]}" for k in ("tag", "commit") if upstream.get(k))
@@ -330,7 +349,7 @@ def build(job: dict) -> Bom:
     bom.metadata.component = root
     bom.metadata.tools.components.add(cyclonedx_lib_component())
     components = [
-        *(native_component(n, in_zip) for n in job["natives"]),
+        *(native_component(n, in_zip, job.get("source_bundle")) for n in job["natives"]),
         *(python_component(d, job) for d in dists),
         *(layer_component(layer) for layer in job["layers"]),
     ]

@@ -5,6 +5,7 @@ venv (cyclonedx-python-lib, license-expression, packageurl-python).
   serverless_sbom.py sbom JOB.json                 write a zip's CycloneDX JSON SBOM, schema-checked
   serverless_sbom.py validate SBOM.json            check a CycloneDX JSON document against the schema
   serverless_sbom.py advisories JOB.json OUT.json  query an OSV-compatible service for SBOM components
+  serverless_sbom.py source-bundle JOB.json        a deterministic tar of a layer's corresponding source
 
 Exit status 0 when the command did its work (a verdict or report says what it found), 1 with a
 message on stderr otherwise.
@@ -25,6 +26,7 @@ def main() -> None:
         sub.add_argument("job")
         sub.add_argument("out")
     commands.add_parser("sbom").add_argument("job")
+    commands.add_parser("source-bundle").add_argument("job")
     commands.add_parser("validate").add_argument("sbom")
     args = parser.parse_args()
 
@@ -42,6 +44,11 @@ def main() -> None:
         import cyclonedx_sbom
 
         cyclonedx_sbom.write(job)
+        return
+    if args.command == "source-bundle":
+        import source_bundle
+
+        source_bundle.write(job)
         return
     if args.command == "licenses":
         import license_gate
