@@ -1,6 +1,6 @@
 """Serverless GIS ruleset: runtimes, per-platform lockfiles, layers, functions, native builds."""
 
-from serverless_gis import artifact, compatibility, python_lock, references
+from serverless_gis import artifact, compatibility, lock_slice, python_lock, references
 from serverless_gis.advisories import rules as advisories_rules
 from serverless_gis.bindings import rules as bindings_rules
 from serverless_gis.bindings.target_types import PythonBindingsTarget
@@ -28,6 +28,7 @@ def rules():
     return [
         *artifact.rules(),
         *python_lock.rules(),
+        *lock_slice.rules(),
         *references.rules(),
         *compatibility.rules(),
         *runtime_rules.rules(),

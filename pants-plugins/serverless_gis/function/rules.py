@@ -23,6 +23,7 @@ from pants.backend.python.util_rules.faas import (
 from pants.backend.python.util_rules.interpreter_constraints import InterpreterConstraints
 from pants.backend.python.util_rules.pex import Pex, PexRequest
 from pants.backend.python.util_rules.pex_from_targets import PexFromTargetsRequest
+from serverless_gis.lock_slice import from_lock_slice
 from pants.backend.python.util_rules.pex_venv import PexVenv, PexVenvLayout, PexVenvRequest
 from pants.backend.python.target_types import PythonRequirementsField
 from pants.core.goals.package import BuiltPackage, BuiltPackageArtifact, PackageFieldSet
@@ -256,7 +257,8 @@ async def package_function(field_set: ServerlessFunctionFieldSet) -> BuiltPackag
             description=f"Build PEX of {address}",
         ),
     )
-    pex = await Get(Pex, PexRequest, await with_function_requirements(pex_request, own_requirements, runtime.resolve))
+    pex_request = await with_function_requirements(pex_request, own_requirements, runtime.resolve)
+    pex = await Get(Pex, PexRequest, await from_lock_slice(pex_request, runtime.resolve))
     venv = await Get(
         PexVenv,
         PexVenvRequest(

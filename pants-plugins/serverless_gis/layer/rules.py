@@ -43,6 +43,7 @@ from serverless_gis.layer.target_types import (
 )
 from serverless_gis.licenses.rules import LicenseGate, LicenseGateRequest
 from serverless_gis.licenses.source_bundle import SourceBundle, SourceBundleRequest
+from serverless_gis.lock_slice import from_lock_slice
 from serverless_gis.native.closure import NativeClosureTargets, NativeClosureTargetsRequest
 from serverless_gis.native.rules import NativeClosure, NativeClosureRequest, run_in_image
 from serverless_gis.native.step_scripts import step_path, step_scripts
@@ -203,8 +204,7 @@ async def build_layer(
         check_requirements(
             address, [(address, r) for r in requirements], provided, dict(locked.projects), locked.lockfile
         )
-    pex = await Get(
-        Pex,
+    pex_request = await from_lock_slice(
         PexRequest(
             output_filename="layer.pex",
             internal_only=False,
@@ -219,7 +219,9 @@ async def build_layer(
             additional_args=tuple(arg for name in sorted(provided) for arg in ("--exclude", name)),
             description=f"Resolve requirements of {address}",
         ),
+        resolve,
     )
+    pex = await Get(Pex, PexRequest, pex_request)
     venv = await Get(
         PexVenv,
         PexVenvRequest(
