@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Org-scale edit benchmark: in a temporary clone of this commit, adds N functions (both arches, each
 # on //layers/geo) beside the example's, packages everything once, then prints how long
-# `./pants package ::` takes (pantsd warm) for a no-op run and for one edited handler, and which
-# files under dist/ the edit rewrote (exactly that function's two zips and their manifests is the
-# goal). Uses this machine's Pants store, so the layers and natives come from the cache.
+# `./pants package ::` takes (pantsd warm) for a no-op run, for one edited handler, and for one
+# function's new dependency (a minimal relock: the lockfiles gain only pytz's entries, which the
+# clone first removes), and which files under dist/ each change rewrote (exactly that function's
+# files is the goal). Uses this machine's Pants store, so the layers and natives come from the cache.
 #
 #   build-support/bench/org.sh [--functions N] [--keep]
 #     --functions N  functions to add (default 12; with both arches, 2N packages)
@@ -52,6 +53,22 @@ serverless_function(
 )
 BUILD
 done
+# The state before the relock: no pytz in the locks (nothing here uses it), headers untouched.
+locks=(3rdparty/python/aws-py313-x86_64.lock 3rdparty/python/aws-py313-arm64.lock)
+for lock in "${locks[@]}"; do
+  cp "$lock" "$org/$(basename "$lock").relocked"
+  python3 - "$lock" <<'PY'
+import json, sys
+path = sys.argv[1]
+lines = open(path).read().splitlines(keepends=True)
+header = [l for l in lines if l.lstrip().startswith("//")]
+lock = json.loads("".join(l for l in lines if not l.lstrip().startswith("//")))
+lock["requirements"] = [r for r in lock["requirements"] if not r.startswith("pytz")]
+for resolve in lock["locked_resolves"]:
+    resolve["locked_requirements"] = [r for r in resolve["locked_requirements"] if r["project_name"] != "pytz"]
+open(path, "w").write("".join(header) + json.dumps(lock, indent=2, sort_keys=True) + "\n")
+PY
+done
 git add -A && git -c user.name=bench -c user.email=bench@localhost commit -qm "org of $N functions"
 
 export PANTS_DYNAMIC_UI=false
@@ -65,7 +82,14 @@ noop="$(seconds package)"
 echo "# benchmark edit" >>org/fn01/handler.py
 edit="$(seconds package)"
 digests "$org/after"
-changed="$({ diff "$org/before" "$org/after" || true; } | sed -nE 's/^> [0-9a-f]+  \.\/(.*)/\1/p' | sort)"
+rewrote() { { diff "$1" "$2" || true; } | sed -nE 's/^> [0-9a-f]+  \.\/(.*)/\1/p' | sort; }
+changed="$(rewrote "$org/before" "$org/after")"
+# fn02 asks for pytz; the relock adds exactly pytz's entries back to each lockfile.
+for lock in "${locks[@]}"; do cp "$org/$(basename "$lock").relocked" "$lock"; done
+sed -i 's|layers=\["//layers/geo"\],|layers=["//layers/geo"],\n    requirements=["pytz"],|' org/fn02/BUILD
+relock="$(seconds package)"
+digests "$org/relocked"
+added="$(rewrote "$org/after" "$org/relocked")"
 functions="$(find . -name BUILD -not -path './dist/*' -not -path './.git/*' -print0 | { xargs -0 grep -l 'serverless_function(' || true; } | wc -l)"
 
 printf 'org-bench: %s BUILD files with functions (%s added), both arches, %s\n' "$functions" "$N" "$(git rev-parse --short HEAD~1)"
@@ -74,5 +98,11 @@ printf '  no-op package ::   %6.1f s (goal <= 3 s)\n' "$noop"
 printf '  one handler edit   %6.1f s (goal <= 10 s)\n' "$edit"
 echo "  files the edit rewrote:"
 printf '    %s\n' $changed
+printf '  one new dependency %6.1f s (fn02 asks for pytz; the lockfiles gain its entries)\n' "$relock"
+echo "  files the new dependency rewrote:"
+printf '    %s\n' $added
 others="$(printf '%s\n' $changed | grep -v '^org/fn01/' || true)"
 [ -z "$others" ] || die "the edit of org/fn01/handler.py rewrote other files: $others"
+others="$(printf '%s\n' $added | grep -v '^org/fn02/' || true)"
+[ -z "$others" ] || die "fn02's new dependency rewrote other files: $others"
+[ -n "$added" ] || die "fn02's new dependency rewrote nothing"
