@@ -123,7 +123,8 @@ def rule_runner() -> RuleRunner:
                 'cmake_options=["-DCMAKE_C_FLAGS=-DANSWER=42"], debian={"source": "tinya", "version": "1.0-1", "release": "13"}, '
                 'debian_source="tinya_1.0-1.debian.tar.xz", debian_patches=["01-debian.patch"])\n'
                 + 'native_library(name="pinned", toolchain="//native/toolchain:bullseye-x86_64", source=http_source('
-                '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"))\n'
+                '"http://deb.debian.org/debian/pool/main/g/geos/geos_3.13.1-1.dsc", len=2312, sha256="' + "0" * 64 + '"), '
+                'source_policy={"policy": "exception", "reason": "a fixture", "wanted": "nothing", "expires": "2099-12-31"})\n'
             ),
         }
     )
